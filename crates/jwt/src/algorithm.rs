@@ -160,7 +160,9 @@ impl Algorithm {
 
     /// The algorithms of a family, in the order they are listed in RFC 7518.
     pub fn of_family(family: Family) -> impl Iterator<Item = Algorithm> {
-        Algorithm::ALL.into_iter().filter(move |a| a.family() == family)
+        Algorithm::ALL
+            .into_iter()
+            .filter(move |a| a.family() == family)
     }
 
     /// For HMAC algorithms: the smallest secret accepted (the hash output size, RFC 7518 §3.2).
@@ -274,7 +276,10 @@ impl<'de> Deserialize<'de> for Algorithm {
 
 /// Human-readable list of algorithms, for messages.
 pub(crate) fn list(algs: impl IntoIterator<Item = Algorithm>) -> String {
-    algs.into_iter().map(Algorithm::name).collect::<Vec<_>>().join(", ")
+    algs.into_iter()
+        .map(Algorithm::name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

@@ -64,7 +64,10 @@ impl NumericDate {
             other => {
                 return Err(Error::InvalidClaim {
                     claim,
-                    reason: format!("expected a number of seconds, found {}", crate::json::kind(other)),
+                    reason: format!(
+                        "expected a number of seconds, found {}",
+                        crate::json::kind(other)
+                    ),
                 });
             }
         };
@@ -174,7 +177,10 @@ impl RegisteredClaims {
                             Value::String(s) => Ok(s.clone()),
                             other => Err(Error::InvalidClaim {
                                 claim: "aud",
-                                reason: format!("array member is {}, not a string", crate::json::kind(other)),
+                                reason: format!(
+                                    "array member is {}, not a string",
+                                    crate::json::kind(other)
+                                ),
                             }),
                         })
                         .collect::<Result<_>>()?,
@@ -182,7 +188,10 @@ impl RegisteredClaims {
                 Some(other) => {
                     return Err(Error::InvalidClaim {
                         claim: "aud",
-                        reason: format!("expected a string or an array of strings, found {}", crate::json::kind(other)),
+                        reason: format!(
+                            "expected a string or an array of strings, found {}",
+                            crate::json::kind(other)
+                        ),
                     });
                 }
             },

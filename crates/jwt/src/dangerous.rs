@@ -30,7 +30,8 @@ impl UntrustedParts {
 pub fn decode_without_verifying(token: &str, max_len: usize) -> Result<UntrustedParts> {
     let seg = split(token, max_len)?;
     let header_bytes = decode_segment(seg.header, "header")?;
-    let header = crate::json::parse_object(&header_bytes).map_err(|e| Error::Malformed(format!("header: {e}")))?;
+    let header = crate::json::parse_object(&header_bytes)
+        .map_err(|e| Error::Malformed(format!("header: {e}")))?;
     let payload = decode_segment(seg.payload, "payload")?;
     let signature = decode_segment(seg.signature, "signature")?;
     Ok(UntrustedParts {

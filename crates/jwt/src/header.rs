@@ -93,12 +93,16 @@ impl Header {
                     .into_iter()
                     .map(|v| match v {
                         Value::String(s) if !s.is_empty() => Ok(s),
-                        _ => Err(Error::InvalidHeader("`crit` must list non-empty strings".into())),
+                        _ => Err(Error::InvalidHeader(
+                            "`crit` must list non-empty strings".into(),
+                        )),
                     })
                     .collect::<Result<Vec<_>>>()?,
             ),
             Some(_) => {
-                return Err(Error::InvalidHeader("`crit` must be a non-empty array".into()));
+                return Err(Error::InvalidHeader(
+                    "`crit` must be a non-empty array".into(),
+                ));
             }
         };
         // RFC 7797: an unencoded payload changes what is signed; tessera does not support it.
@@ -184,7 +188,10 @@ mod tests {
     fn alg_is_required_and_typed() {
         assert!(header(json!({})).is_err());
         assert!(header(json!({"alg": 1})).is_err());
-        assert!(matches!(header(json!({"alg": "none"})), Err(Error::AlgorithmNotAllowed(_))));
+        assert!(matches!(
+            header(json!({"alg": "none"})),
+            Err(Error::AlgorithmNotAllowed(_))
+        ));
         assert!(header(json!({"alg": "HS256", "kid": 5})).is_err());
         assert!(header(json!({"alg": "HS256", "typ": null})).is_err());
     }
@@ -192,7 +199,10 @@ mod tests {
     #[test]
     fn crit_rules() {
         let h = header(json!({"alg": "HS256", "crit": ["exp"], "exp": 1})).unwrap();
-        assert!(matches!(h.check_crit(&[]), Err(Error::UnsupportedCritical(_))));
+        assert!(matches!(
+            h.check_crit(&[]),
+            Err(Error::UnsupportedCritical(_))
+        ));
         assert!(h.check_crit(&["exp".into()]).is_ok());
         let h = header(json!({"alg": "HS256", "crit": ["alg"]})).unwrap();
         assert!(h.check_crit(&["alg".into()]).is_err());

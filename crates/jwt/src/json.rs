@@ -56,7 +56,9 @@ impl<'de> DeserializeSeed<'de> for StrictValue {
 impl StrictValue {
     fn nested<E: de::Error>(&self) -> Result<StrictValue, E> {
         if self.depth >= MAX_DEPTH {
-            return Err(E::custom(format!("JSON nested deeper than {MAX_DEPTH} levels")));
+            return Err(E::custom(format!(
+                "JSON nested deeper than {MAX_DEPTH} levels"
+            )));
         }
         Ok(StrictValue {
             depth: self.depth + 1,
@@ -119,7 +121,9 @@ impl<'de> Visitor<'de> for StrictValue {
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
             if out.contains_key(&key) {
-                return Err(de::Error::custom(format!("duplicate member name \"{key}\"")));
+                return Err(de::Error::custom(format!(
+                    "duplicate member name \"{key}\""
+                )));
             }
             let value = map.next_value_seed(StrictValue { depth: inner.depth })?;
             out.insert(key, value);

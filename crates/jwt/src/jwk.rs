@@ -118,12 +118,14 @@ impl fmt::Debug for Jwk {
 impl Jwk {
     /// Parses one JWK from JSON, strictly (duplicate members rejected).
     pub fn from_json(json: &[u8]) -> Result<Self> {
-        let map = crate::json::parse_object(json).map_err(|e| Error::InvalidKey(format!("JWK: {e}")))?;
+        let map =
+            crate::json::parse_object(json).map_err(|e| Error::InvalidKey(format!("JWK: {e}")))?;
         Self::from_map(map)
     }
 
     pub(crate) fn from_map(map: Map<String, Value>) -> Result<Self> {
-        serde_json::from_value(Value::Object(map)).map_err(|e| Error::InvalidKey(format!("JWK: {e}")))
+        serde_json::from_value(Value::Object(map))
+            .map_err(|e| Error::InvalidKey(format!("JWK: {e}")))
     }
 
     /// Serializes to compact JSON.
@@ -150,7 +152,11 @@ impl Jwk {
             use_: self.use_.clone(),
             key_ops: self.key_ops.as_ref().map(|ops| {
                 ops.iter()
-                    .filter(|op| op.as_str() != "sign" && op.as_str() != "decrypt" && op.as_str() != "unwrapKey")
+                    .filter(|op| {
+                        op.as_str() != "sign"
+                            && op.as_str() != "decrypt"
+                            && op.as_str() != "unwrapKey"
+                    })
                     .cloned()
                     .collect()
             }),
@@ -188,7 +194,13 @@ impl Jwk {
                 ("x", self.x.as_deref().ok_or_else(|| missing("x"))?),
             ],
             "oct" => vec![
-                ("k", self.k.as_ref().map(SecretString::expose).ok_or_else(|| missing("k"))?),
+                (
+                    "k",
+                    self.k
+                        .as_ref()
+                        .map(SecretString::expose)
+                        .ok_or_else(|| missing("k"))?,
+                ),
                 ("kty", "oct"),
             ],
             other => return Err(Error::InvalidKey(format!("unsupported kty `{other}`"))),
@@ -262,7 +274,8 @@ pub enum JwkOrSet {
 impl JwkOrSet {
     /// Parses JSON holding a JWK or a JWKS (an object with `keys`).
     pub fn from_json(json: &[u8]) -> Result<Self> {
-        let map = crate::json::parse_object(json).map_err(|e| Error::InvalidKey(format!("JWK: {e}")))?;
+        let map =
+            crate::json::parse_object(json).map_err(|e| Error::InvalidKey(format!("JWK: {e}")))?;
         if map.contains_key("keys") && !map.contains_key("kty") {
             let bytes = serde_json::to_vec(&map).map_err(|e| Error::Serialize(e.to_string()))?;
             Ok(JwkOrSet::Set(JwkSet::from_json(&bytes)?))
@@ -279,7 +292,10 @@ mod tests {
     #[test]
     fn rfc7638_section_3_1() {
         let jwk = Jwk::from_json(br#"{"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB","alg":"RS256","kid":"2011-04-29"}"#).unwrap();
-        assert_eq!(jwk.thumbprint().unwrap(), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+        assert_eq!(
+            jwk.thumbprint().unwrap(),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
     }
 
     #[test]

@@ -74,6 +74,73 @@ impl Private {
     }
 }
 
+impl Private {
+    /// The private JWK (key members only).
+    fn to_jwk(&self) -> Result<Jwk> {
+        let mut jwk = self.to_public().to_jwk();
+        let secret = |b: &[u8]| Some(SecretString::new(b64::encode(b)));
+        match self {
+            Private::Oct(_) => {}
+            Private::Rsa(pair) => {
+                let pkcs8 = pair.as_der().map_err(|_| Error::Crypto("RSA export"))?;
+                let info = pkcs8::PrivateKeyInfo::from_der(pkcs8.as_ref())
+                    .map_err(|_| Error::Crypto("RSA export"))?;
+                let key = pkcs1::RsaPrivateKey::from_der(info.private_key)
+                    .map_err(|_| Error::Crypto("RSA export"))?;
+                jwk.d = secret(key.private_exponent.as_bytes());
+                jwk.p = secret(key.prime1.as_bytes());
+                jwk.q = secret(key.prime2.as_bytes());
+                jwk.dp = secret(key.exponent1.as_bytes());
+                jwk.dq = secret(key.exponent2.as_bytes());
+                jwk.qi = secret(key.coefficient.as_bytes());
+            }
+            Private::Ec(_, pair) => {
+                let d = pair
+                    .private_key()
+                    .as_be_bytes()
+                    .map_err(|_| Error::Crypto("EC export"))?;
+                jwk.d = secret(d.as_ref());
+            }
+            Private::Ed25519(pair) => {
+                let seed = pair.seed().map_err(|_| Error::Crypto("Ed25519 export"))?;
+                let seed = seed
+                    .as_be_bytes()
+                    .map_err(|_| Error::Crypto("Ed25519 export"))?;
+                jwk.d = secret(seed.as_ref());
+            }
+        }
+        Ok(jwk)
+    }
+}
+
+impl Material {
+    fn to_jwk(&self) -> Result<Jwk> {
+        match self {
+            Material::Private(p) => p.to_jwk(),
+            Material::Public(p) => Ok(p.to_jwk()),
+        }
+    }
+}
+
+impl Jwk {
+    /// Converts a PEM key (private or public; PKCS#8, SPKI, PKCS#1, SEC1) to a JWK with the key
+    /// members only: no `alg`, `use` or `kid`. A private key gives a private JWK.
+    pub fn from_pem(pem: &str) -> Result<Jwk> {
+        material_from_pem(pem)?.to_jwk()
+    }
+
+    /// Converts a DER key (private or public) to a JWK, as [`Jwk::from_pem`].
+    pub fn from_der(der: &[u8]) -> Result<Jwk> {
+        material_from_der(der)?.to_jwk()
+    }
+
+    /// Checks that the JWK holds a usable key of a supported type (the key material is parsed
+    /// and validated; nothing is kept).
+    pub fn validate(&self) -> Result<()> {
+        material_from_jwk(self).map(|_| ())
+    }
+}
+
 impl Public {
     fn family_name(&self) -> &'static str {
         match self {
@@ -114,11 +181,13 @@ impl Public {
     /// Rejects key material that is too weak for `alg`.
     fn check_strength(&self, alg: Algorithm) -> Result<()> {
         match self {
-            Public::Oct(secret) if secret.len() < alg.min_secret_len() => Err(Error::InvalidKey(format!(
-                "HMAC secret is {} bytes; {alg} needs at least {}",
-                secret.len(),
-                alg.min_secret_len()
-            ))),
+            Public::Oct(secret) if secret.len() < alg.min_secret_len() => {
+                Err(Error::InvalidKey(format!(
+                    "HMAC secret is {} bytes; {alg} needs at least {}",
+                    secret.len(),
+                    alg.min_secret_len()
+                )))
+            }
             Public::Rsa { n, .. } => {
                 let bits = bit_len(n);
                 if bits < MIN_RSA_BITS {
@@ -211,15 +280,15 @@ enum Permission {
 }
 
 fn permission(jwk: &Jwk, op: &str) -> Permission {
-    if let Some(use_) = &jwk.use_ {
-        if use_ != "sig" {
-            return Permission::Denied(format!("its `use` is \"{use_}\", not \"sig\""));
-        }
+    if let Some(use_) = &jwk.use_
+        && use_ != "sig"
+    {
+        return Permission::Denied(format!("its `use` is \"{use_}\", not \"sig\""));
     }
-    if let Some(ops) = &jwk.key_ops {
-        if !ops.iter().any(|o| o == op) {
-            return Permission::Denied(format!("its `key_ops` do not include \"{op}\""));
-        }
+    if let Some(ops) = &jwk.key_ops
+        && !ops.iter().any(|o| o == op)
+    {
+        return Permission::Denied(format!("its `key_ops` do not include \"{op}\""));
     }
     Permission::Allowed
 }
@@ -229,7 +298,9 @@ fn permission(jwk: &Jwk, op: &str) -> Permission {
 fn bind(public: &Public, jwk_alg: Option<&str>, requested: Option<Algorithm>) -> Result<Algorithm> {
     let fixed = match jwk_alg {
         Some(name) => Some(name.parse::<Algorithm>().map_err(|_| {
-            Error::InvalidKey(format!("the key's `alg` \"{name}\" is not a supported JWS algorithm"))
+            Error::InvalidKey(format!(
+                "the key's `alg` \"{name}\" is not a supported JWS algorithm"
+            ))
         })?),
         None => public.implied_alg(),
     };
@@ -242,15 +313,19 @@ fn bind(public: &Public, jwk_alg: Option<&str>, requested: Option<Algorithm>) ->
         }
         (Some(alg), _) | (None, Some(alg)) => alg,
         (None, None) => {
-            return Err(Error::AlgorithmRequired(algorithm::list(Algorithm::of_family(
-                public.family(),
-            ))));
+            return Err(Error::AlgorithmRequired(algorithm::list(
+                Algorithm::of_family(public.family()),
+            )));
         }
     };
     if !public.fits(alg) {
         return Err(Error::InvalidKey(format!(
             "a{} {} key cannot be used with {alg}",
-            if public.family_name().starts_with(['E', 'R', 'H']) { "n" } else { "" },
+            if public.family_name().starts_with(['E', 'R', 'H']) {
+                "n"
+            } else {
+                ""
+            },
             public.family_name()
         )));
     }
@@ -263,7 +338,8 @@ fn bind(public: &Public, jwk_alg: Option<&str>, requested: Option<Algorithm>) ->
 // ---------------------------------------------------------------------------------------
 
 fn jwk_bytes(jwk: &Jwk, name: &str, value: Option<&str>) -> Result<Vec<u8>> {
-    let value = value.ok_or_else(|| Error::InvalidKey(format!("{} JWK lacks `{name}`", jwk.kty)))?;
+    let value =
+        value.ok_or_else(|| Error::InvalidKey(format!("{} JWK lacks `{name}`", jwk.kty)))?;
     b64::decode(value)
         .ok_or_else(|| Error::InvalidKey(format!("JWK member `{name}` is not strict base64url")))
 }
@@ -290,7 +366,9 @@ fn material_from_jwk(jwk: &Jwk) -> Result<Material> {
                 return Ok(Material::Public(Public::Rsa { n, e }));
             }
             if jwk.other.contains_key("oth") {
-                return Err(Error::InvalidKey("multi-prime RSA keys are not supported".into()));
+                return Err(Error::InvalidKey(
+                    "multi-prime RSA keys are not supported".into(),
+                ));
             }
             let d = jwk_secret(jwk, "d", jwk.d.as_ref())?;
             let missing_crt = jwk.p.is_none() || jwk.q.is_none();
@@ -426,7 +504,9 @@ fn private_from_pkcs8(der: &[u8]) -> Result<Private> {
         OID_ED25519 => Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
             .map(Private::Ed25519)
             .map_err(|e| Error::InvalidKey(format!("Ed25519 PKCS#8: {e}"))),
-        other => Err(Error::InvalidKey(format!("unsupported private key algorithm {other}"))),
+        other => Err(Error::InvalidKey(format!(
+            "unsupported private key algorithm {other}"
+        ))),
     }
 }
 
@@ -436,7 +516,9 @@ fn private_from_sec1(der: &[u8]) -> Result<Private> {
             return Ok(Private::Ec(curve, pair));
         }
     }
-    Err(Error::InvalidKey("not a SEC1 EC private key on P-256, P-384 or P-521".into()))
+    Err(Error::InvalidKey(
+        "not a SEC1 EC private key on P-256, P-384 or P-521".into(),
+    ))
 }
 
 fn private_from_pkcs1(der: &[u8]) -> Result<Private> {
@@ -457,10 +539,9 @@ fn rsa_public_from_pkcs1(der: &[u8]) -> Result<Public> {
 fn public_from_spki(der: &[u8]) -> Result<Public> {
     let spki = pkcs8::spki::SubjectPublicKeyInfoRef::from_der(der)
         .map_err(|e| Error::InvalidKey(format!("SubjectPublicKeyInfo: {e}")))?;
-    let bits = spki
-        .subject_public_key
-        .as_bytes()
-        .ok_or_else(|| Error::InvalidKey("SubjectPublicKeyInfo: bit string not octet-aligned".into()))?;
+    let bits = spki.subject_public_key.as_bytes().ok_or_else(|| {
+        Error::InvalidKey("SubjectPublicKeyInfo: bit string not octet-aligned".into())
+    })?;
     let oid = spki.algorithm.oid.to_string();
     let public = match oid.as_str() {
         OID_RSA => rsa_public_from_pkcs1(bits)?,
@@ -495,7 +576,11 @@ fn public_from_spki(der: &[u8]) -> Result<Public> {
                 .map_err(|e| Error::InvalidKey(format!("Ed25519 public key: {e}")))?;
             Public::Ed25519(bits.to_vec())
         }
-        other => return Err(Error::InvalidKey(format!("unsupported public key algorithm {other}"))),
+        other => {
+            return Err(Error::InvalidKey(format!(
+                "unsupported public key algorithm {other}"
+            )));
+        }
     };
     Ok(public)
 }
@@ -519,7 +604,9 @@ fn material_from_pem(text: &str) -> Result<Material> {
         "CERTIFICATE" => Err(Error::InvalidKey(
             "X.509 certificates are not accepted as keys; give the public key".into(),
         )),
-        other => Err(Error::InvalidKey(format!("unsupported PEM block \"{other}\""))),
+        other => Err(Error::InvalidKey(format!(
+            "unsupported PEM block \"{other}\""
+        ))),
     }
 }
 
@@ -549,7 +636,7 @@ fn material_from_der(der: &[u8]) -> Result<Material> {
 // ---------------------------------------------------------------------------------------
 
 enum Signer {
-    Hmac(hmac::Key),
+    Hmac(Box<hmac::Key>),
     Rsa(&'static dyn signature::RsaEncoding),
     Other,
 }
@@ -579,7 +666,7 @@ impl SigningKey {
         let signer = match (&private, alg.family()) {
             (Private::Oct(secret), Family::Hmac) => {
                 let h = alg.hmac().ok_or(Error::Crypto("HMAC algorithm"))?;
-                Signer::Hmac(hmac::Key::new(h, secret))
+                Signer::Hmac(Box::new(hmac::Key::new(h, secret)))
             }
             (Private::Rsa(_), Family::Rsa) => {
                 Signer::Rsa(alg.rsa_encoding().ok_or(Error::Crypto("RSA padding"))?)
@@ -594,7 +681,12 @@ impl SigningKey {
         })
     }
 
-    fn from_material(private: Private, jwk_alg: Option<&str>, alg: Option<Algorithm>, kid: Option<String>) -> Result<Self> {
+    fn from_material(
+        private: Private,
+        jwk_alg: Option<&str>,
+        alg: Option<Algorithm>,
+        kid: Option<String>,
+    ) -> Result<Self> {
         let alg = bind(&private.to_public(), jwk_alg, alg)?;
         Self::bind(private, alg, kid)
     }
@@ -604,7 +696,12 @@ impl SigningKey {
         if alg.family() != Family::Hmac {
             return Err(Error::InvalidKey(format!("{alg} is not an HMAC algorithm")));
         }
-        Self::from_material(Private::Oct(Zeroizing::new(secret.to_vec())), None, Some(alg), None)
+        Self::from_material(
+            Private::Oct(Zeroizing::new(secret.to_vec())),
+            None,
+            Some(alg),
+            None,
+        )
     }
 
     /// A private JWK. Its `alg`, if present, binds the key; otherwise `alg` (or the curve) does.
@@ -614,7 +711,9 @@ impl SigningKey {
             return Err(Error::InvalidKey(format!("the key may not sign: {why}")));
         }
         match material_from_jwk(jwk)? {
-            Material::Private(p) => Self::from_material(p, jwk.alg.as_deref(), alg, jwk.kid.clone()),
+            Material::Private(p) => {
+                Self::from_material(p, jwk.alg.as_deref(), alg, jwk.kid.clone())
+            }
             Material::Public(_) => Err(Error::InvalidKey("a public key cannot sign".into())),
         }
     }
@@ -660,15 +759,18 @@ impl SigningKey {
                         )));
                     }
                 };
-                Private::Rsa(RsaKeyPair::generate(size).map_err(|_| Error::Crypto("RSA key generation"))?)
+                Private::Rsa(
+                    RsaKeyPair::generate(size).map_err(|_| Error::Crypto("RSA key generation"))?,
+                )
             }
             Family::Ec(curve) => Private::Ec(
                 curve,
-                EcdsaKeyPair::generate(ec_signing(curve)?).map_err(|_| Error::Crypto("EC key generation"))?,
+                EcdsaKeyPair::generate(ec_signing(curve)?)
+                    .map_err(|_| Error::Crypto("EC key generation"))?,
             ),
-            Family::Ed25519 => {
-                Private::Ed25519(Ed25519KeyPair::generate().map_err(|_| Error::Crypto("Ed25519 key generation"))?)
-            }
+            Family::Ed25519 => Private::Ed25519(
+                Ed25519KeyPair::generate().map_err(|_| Error::Crypto("Ed25519 key generation"))?,
+            ),
         };
         Self::bind(private, alg, None)
     }
@@ -711,7 +813,12 @@ impl SigningKey {
 
     /// The matching verifying key (for HMAC, the same secret), with the same `kid`.
     pub fn verifying_key(&self) -> Result<VerifyingKey> {
-        VerifyingKey::bind(self.private.to_public(), self.alg, self.kid.clone(), Permission::Allowed)
+        VerifyingKey::bind(
+            self.private.to_public(),
+            self.alg,
+            self.kid.clone(),
+            Permission::Allowed,
+        )
     }
 
     /// The public JWK (with `kty`, key members, `alg`, `use: sig`, `kid`). An HMAC key has
@@ -725,36 +832,7 @@ impl SigningKey {
 
     /// The private JWK, with `alg`, `use: sig` and `kid`. Treat the result as a secret.
     pub fn to_jwk(&self) -> Result<Jwk> {
-        let mut jwk = self.private.to_public().to_jwk();
-        let secret = |b: &[u8]| Some(SecretString::new(b64::encode(b)));
-        match &self.private {
-            Private::Oct(_) => {}
-            Private::Rsa(pair) => {
-                let pkcs8 = pair.as_der().map_err(|_| Error::Crypto("RSA export"))?;
-                let info = pkcs8::PrivateKeyInfo::from_der(pkcs8.as_ref())
-                    .map_err(|_| Error::Crypto("RSA export"))?;
-                let key = pkcs1::RsaPrivateKey::from_der(info.private_key)
-                    .map_err(|_| Error::Crypto("RSA export"))?;
-                jwk.d = secret(key.private_exponent.as_bytes());
-                jwk.p = secret(key.prime1.as_bytes());
-                jwk.q = secret(key.prime2.as_bytes());
-                jwk.dp = secret(key.exponent1.as_bytes());
-                jwk.dq = secret(key.exponent2.as_bytes());
-                jwk.qi = secret(key.coefficient.as_bytes());
-            }
-            Private::Ec(_, pair) => {
-                let d = pair
-                    .private_key()
-                    .as_be_bytes()
-                    .map_err(|_| Error::Crypto("EC export"))?;
-                jwk.d = secret(d.as_ref());
-            }
-            Private::Ed25519(pair) => {
-                let seed = pair.seed().map_err(|_| Error::Crypto("Ed25519 export"))?;
-                let seed = seed.as_be_bytes().map_err(|_| Error::Crypto("Ed25519 export"))?;
-                jwk.d = secret(seed.as_ref());
-            }
-        }
+        let mut jwk = self.private.to_jwk()?;
         jwk.alg = Some(self.alg.name().into());
         jwk.use_ = Some("sig".into());
         jwk.kid = self.kid.clone();
@@ -763,18 +841,23 @@ impl SigningKey {
 
     /// The private key as PKCS#8 PEM (`PRIVATE KEY`). HMAC secrets have no PEM form.
     pub fn to_pem(&self) -> Result<Zeroizing<String>> {
-        let der: Zeroizing<Vec<u8>> = Zeroizing::new(match &self.private {
-            Private::Oct(_) => {
-                return Err(Error::InvalidKey(
-                    "an HMAC secret has no PEM form; use JWK".into(),
-                ));
+        let der: Zeroizing<Vec<u8>> = Zeroizing::new(
+            match &self.private {
+                Private::Oct(_) => {
+                    return Err(Error::InvalidKey(
+                        "an HMAC secret has no PEM form; use JWK".into(),
+                    ));
+                }
+                Private::Rsa(pair) => pair.as_der().map(|d| d.as_ref().to_vec()),
+                Private::Ec(_, pair) => pair.to_pkcs8v1().map(|d| d.as_ref().to_vec()),
+                Private::Ed25519(pair) => pair.to_pkcs8v1().map(|d| d.as_ref().to_vec()),
             }
-            Private::Rsa(pair) => pair.as_der().map(|d| d.as_ref().to_vec()),
-            Private::Ec(_, pair) => pair.to_pkcs8v1().map(|d| d.as_ref().to_vec()),
-            Private::Ed25519(pair) => pair.to_pkcs8v1().map(|d| d.as_ref().to_vec()),
-        }
-        .map_err(|_| Error::Crypto("private key export"))?);
-        Ok(Zeroizing::new(pem::encode(&pem::Pem::new("PRIVATE KEY", der.to_vec()))))
+            .map_err(|_| Error::Crypto("private key export"))?,
+        );
+        Ok(Zeroizing::new(pem::encode(&pem::Pem::new(
+            "PRIVATE KEY",
+            der.to_vec(),
+        ))))
     }
 
     /// The public key as SubjectPublicKeyInfo PEM (`PUBLIC KEY`).
@@ -794,7 +877,7 @@ impl SigningKey {
 // ---------------------------------------------------------------------------------------
 
 enum Verifier {
-    Hmac(hmac::Key),
+    Hmac(Box<hmac::Key>),
     Public(ParsedPublicKey),
 }
 
@@ -819,20 +902,29 @@ impl fmt::Debug for VerifyingKey {
 }
 
 impl VerifyingKey {
-    fn bind(public: Public, alg: Algorithm, kid: Option<String>, permission: Permission) -> Result<Self> {
+    fn bind(
+        public: Public,
+        alg: Algorithm,
+        kid: Option<String>,
+        permission: Permission,
+    ) -> Result<Self> {
         let verifier = match &public {
-            Public::Oct(secret) => Verifier::Hmac(hmac::Key::new(
+            Public::Oct(secret) => Verifier::Hmac(Box::new(hmac::Key::new(
                 alg.hmac().ok_or(Error::Crypto("HMAC algorithm"))?,
                 secret,
-            )),
+            ))),
             Public::Rsa { n, e } => Verifier::Public(
                 RsaPublicKeyComponents { n, e }
                     .to_parsed_public_key(alg.rsa_params().ok_or(Error::Crypto("RSA parameters"))?)
                     .map_err(|e| Error::InvalidKey(format!("RSA public key: {e}")))?,
             ),
             Public::Ec { point: bytes, .. } | Public::Ed25519(bytes) => Verifier::Public(
-                ParsedPublicKey::new(alg.verification().ok_or(Error::Crypto("verification algorithm"))?, bytes)
-                    .map_err(|e| Error::InvalidKey(format!("public key: {e}")))?,
+                ParsedPublicKey::new(
+                    alg.verification()
+                        .ok_or(Error::Crypto("verification algorithm"))?,
+                    bytes,
+                )
+                .map_err(|e| Error::InvalidKey(format!("public key: {e}")))?,
             ),
         };
         Ok(VerifyingKey {
@@ -844,24 +936,52 @@ impl VerifyingKey {
         })
     }
 
-    fn from_public(public: Public, jwk_alg: Option<&str>, alg: Option<Algorithm>, kid: Option<String>, permission: Permission) -> Result<Self> {
+    fn from_public(
+        public: Public,
+        jwk_alg: Option<&str>,
+        alg: Option<Algorithm>,
+        kid: Option<String>,
+        permission: Permission,
+    ) -> Result<Self> {
         let alg = bind(&public, jwk_alg, alg)?;
         Self::bind(public, alg, kid, permission)
     }
 
     /// Binds key material to every algorithm it may serve: the one it fixes itself (JWK `alg`,
     /// EC curve, Ed25519), or else each of `algorithms` of its family.
-    fn bind_all(public: Public, jwk_alg: Option<&str>, algorithms: &[Algorithm], kid: Option<String>, permission: Permission) -> Result<Vec<Self>> {
+    fn bind_all(
+        public: Public,
+        jwk_alg: Option<&str>,
+        algorithms: &[Algorithm],
+        kid: Option<String>,
+        permission: Permission,
+    ) -> Result<Vec<Self>> {
         if jwk_alg.is_some() || public.implied_alg().is_some() {
-            return Ok(vec![Self::from_public(public, jwk_alg, None, kid, permission)?]);
+            return Ok(vec![Self::from_public(
+                public, jwk_alg, None, kid, permission,
+            )?]);
         }
         let family = public.family();
-        let algs: Vec<Algorithm> = algorithms.iter().copied().filter(|a| a.family() == family).collect();
+        let algs: Vec<Algorithm> = algorithms
+            .iter()
+            .copied()
+            .filter(|a| a.family() == family)
+            .collect();
         if algs.is_empty() {
-            return Err(Error::AlgorithmRequired(algorithm::list(Algorithm::of_family(family))));
+            return Err(Error::AlgorithmRequired(algorithm::list(
+                Algorithm::of_family(family),
+            )));
         }
         algs.into_iter()
-            .map(|alg| Self::from_public(public.clone(), None, Some(alg), kid.clone(), permission.clone()))
+            .map(|alg| {
+                Self::from_public(
+                    public.clone(),
+                    None,
+                    Some(alg),
+                    kid.clone(),
+                    permission.clone(),
+                )
+            })
             .collect()
     }
 
@@ -871,7 +991,13 @@ impl VerifyingKey {
             Material::Private(p) => p.to_public(),
             Material::Public(p) => p,
         };
-        Self::bind_all(public, jwk.alg.as_deref(), algorithms, jwk.kid.clone(), permission(jwk, "verify"))
+        Self::bind_all(
+            public,
+            jwk.alg.as_deref(),
+            algorithms,
+            jwk.kid.clone(),
+            permission(jwk, "verify"),
+        )
     }
 
     /// A PEM key bound to each algorithm it may serve.
@@ -894,7 +1020,13 @@ impl VerifyingKey {
 
     /// An HMAC secret bound to each HMAC algorithm in `algorithms`.
     pub(crate) fn from_secret_for(secret: &[u8], algorithms: &[Algorithm]) -> Result<Vec<Self>> {
-        Self::bind_all(Public::Oct(Zeroizing::new(secret.to_vec())), None, algorithms, None, Permission::Allowed)
+        Self::bind_all(
+            Public::Oct(Zeroizing::new(secret.to_vec())),
+            None,
+            algorithms,
+            None,
+            Permission::Allowed,
+        )
     }
 
     /// An HMAC verifying key (the shared secret).
@@ -902,7 +1034,13 @@ impl VerifyingKey {
         if alg.family() != Family::Hmac {
             return Err(Error::InvalidKey(format!("{alg} is not an HMAC algorithm")));
         }
-        Self::from_public(Public::Oct(Zeroizing::new(secret.to_vec())), None, Some(alg), None, Permission::Allowed)
+        Self::from_public(
+            Public::Oct(Zeroizing::new(secret.to_vec())),
+            None,
+            Some(alg),
+            None,
+            Permission::Allowed,
+        )
     }
 
     /// A JWK, public or private (only its public half is kept). Its `alg`, if present, binds
@@ -913,7 +1051,13 @@ impl VerifyingKey {
             Material::Private(p) => p.to_public(),
             Material::Public(p) => p,
         };
-        Self::from_public(public, jwk.alg.as_deref(), alg, jwk.kid.clone(), permission(jwk, "verify"))
+        Self::from_public(
+            public,
+            jwk.alg.as_deref(),
+            alg,
+            jwk.kid.clone(),
+            permission(jwk, "verify"),
+        )
     }
 
     /// A PEM key: public (SPKI, PKCS#1) or private (PKCS#8, PKCS#1, SEC1; only its public
@@ -937,7 +1081,13 @@ impl VerifyingKey {
 
     /// The same key material bound to another algorithm of the same family (RS256 → PS256).
     pub fn rebind(&self, alg: Algorithm) -> Result<Self> {
-        Self::from_public(self.public.clone(), None, Some(alg), self.kid.clone(), self.permission.clone())
+        Self::from_public(
+            self.public.clone(),
+            None,
+            Some(alg),
+            self.kid.clone(),
+            self.permission.clone(),
+        )
     }
 
     /// Whether the key material fixes the algorithm by itself (EC curves, Ed25519).
@@ -978,16 +1128,20 @@ impl VerifyingKey {
     /// Verifies `signature` over `message`. Any failure is `InvalidSignature`, with no detail.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<()> {
         self.check_usable()?;
-        if let Some(len) = self.alg.fixed_signature_len() {
-            if signature.len() != len {
-                return Err(Error::InvalidSignature);
-            }
+        if let Some(len) = self.alg.fixed_signature_len()
+            && signature.len() != len
+        {
+            return Err(Error::InvalidSignature);
         }
         let ok = match &*self.verifier {
             Verifier::Hmac(key) => hmac::verify(key, message, signature).is_ok(),
             Verifier::Public(key) => key.verify_sig(message, signature).is_ok(),
         };
-        if ok { Ok(()) } else { Err(Error::InvalidSignature) }
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::InvalidSignature)
+        }
     }
 
     /// The public JWK, with `alg`, `use: sig` and `kid`. For HMAC keys this includes the
@@ -1023,7 +1177,10 @@ mod tests {
             let sig = key.sign(b"message").unwrap();
             let vk = key.verifying_key().unwrap();
             vk.verify(b"message", &sig).unwrap();
-            assert!(matches!(vk.verify(b"massage", &sig), Err(Error::InvalidSignature)));
+            assert!(matches!(
+                vk.verify(b"massage", &sig),
+                Err(Error::InvalidSignature)
+            ));
             // JWK round trip, private and public.
             let jwk = key.to_jwk().unwrap();
             let again = SigningKey::from_jwk(&jwk, None).unwrap();
@@ -1033,7 +1190,8 @@ mod tests {
                 let public = key.public_jwk().unwrap();
                 assert!(!public.is_private());
                 let vk2 = VerifyingKey::from_jwk(&public, None).unwrap();
-                vk2.verify(b"message", &again.sign(b"message").unwrap()).unwrap();
+                vk2.verify(b"message", &again.sign(b"message").unwrap())
+                    .unwrap();
                 // PEM round trips.
                 let pem = key.to_pem().unwrap();
                 let from_pem = SigningKey::from_pem(&pem, Some(alg)).unwrap();
@@ -1065,9 +1223,17 @@ mod tests {
         let rsa = SigningKey::generate(Algorithm::RS256).unwrap();
         let mut jwk = rsa.to_jwk().unwrap();
         jwk.alg = None;
-        assert!(matches!(SigningKey::from_jwk(&jwk, None), Err(Error::AlgorithmRequired(_))));
+        assert!(matches!(
+            SigningKey::from_jwk(&jwk, None),
+            Err(Error::AlgorithmRequired(_))
+        ));
         assert!(SigningKey::from_jwk(&jwk, Some(Algorithm::ES256)).is_err());
-        assert_eq!(SigningKey::from_jwk(&jwk, Some(Algorithm::PS384)).unwrap().algorithm(), Algorithm::PS384);
+        assert_eq!(
+            SigningKey::from_jwk(&jwk, Some(Algorithm::PS384))
+                .unwrap()
+                .algorithm(),
+            Algorithm::PS384
+        );
     }
 
     #[test]

@@ -92,7 +92,9 @@ impl KeySet {
 
     /// An HMAC secret, bound to each HMAC algorithm in `algorithms`.
     pub fn from_secret(secret: &[u8], algorithms: &[Algorithm]) -> Result<Self> {
-        Ok(KeySet::new(VerifyingKey::from_secret_for(secret, algorithms)?))
+        Ok(KeySet::new(VerifyingKey::from_secret_for(
+            secret, algorithms,
+        )?))
     }
 
     /// The public JWKS of the set (HMAC keys are left out).
@@ -136,7 +138,9 @@ fn select<'k>(keys: &'k [VerifyingKey], header: &Header) -> Result<Vec<&'k Verif
     chosen.truncate(MAX_CANDIDATES);
     if chosen.is_empty() {
         return Err(match (other_alg, &header.kid) {
-            (Some(bound), _) => Error::AlgorithmNotAllowed(format!("{alg} (the key is for {bound})")),
+            (Some(bound), _) => {
+                Error::AlgorithmNotAllowed(format!("{alg} (the key is for {bound})"))
+            }
             (None, Some(kid)) => Error::NoMatchingKey(format!("no {alg} key with kid \"{kid}\"")),
             (None, None) => Error::NoMatchingKey(format!("no {alg} key")),
         });

@@ -62,7 +62,8 @@ pub(crate) fn decode_segment(segment: &str, what: &str) -> Result<Vec<u8>> {
 
 pub(crate) fn parse_header(segment: &str) -> Result<Header> {
     let bytes = decode_segment(segment, "header")?;
-    let map = crate::json::parse_object(&bytes).map_err(|e| Error::Malformed(format!("header: {e}")))?;
+    let map =
+        crate::json::parse_object(&bytes).map_err(|e| Error::Malformed(format!("header: {e}")))?;
     Header::from_map(map)
 }
 
@@ -100,7 +101,11 @@ impl<'a> UnverifiedToken<'a> {
     }
 
     /// Checks the header rules and the signature; returns the header and the payload bytes.
-    fn verify_signature(self, keys: &impl KeySource, validation: &Validation) -> Result<(Header, Vec<u8>)> {
+    fn verify_signature(
+        self,
+        keys: &impl KeySource,
+        validation: &Validation,
+    ) -> Result<(Header, Vec<u8>)> {
         validation.check_header(&self.header)?;
         let candidates = keys.candidates(&self.header)?;
         let mut last = Error::InvalidSignature;
@@ -180,12 +185,18 @@ impl VerifiedJws {
 /// Verifies a JWT: size, segments, strict base64url, header (`alg` allowed and bound to the
 /// selected key, `crit`, `typ`), signature, then the claims against `validation`. The claims
 /// are returned in the caller's type `T` (`serde_json::Map<String, Value>` for raw JSON).
-pub fn verify<T: DeserializeOwned>(token: &str, keys: &impl KeySource, validation: &Validation) -> Result<Verified<T>> {
-    let (header, payload) = UnverifiedToken::parse(token, validation.max_token_len)?.verify_signature(keys, validation)?;
+pub fn verify<T: DeserializeOwned>(
+    token: &str,
+    keys: &impl KeySource,
+    validation: &Validation,
+) -> Result<Verified<T>> {
+    let (header, payload) = UnverifiedToken::parse(token, validation.max_token_len)?
+        .verify_signature(keys, validation)?;
     let claims: Map<String, Value> = crate::json::parse_object(&payload)
         .map_err(|e| Error::InvalidClaims(format!("the payload is not a JSON claims set: {e}")))?;
     let registered = validation.check_claims(&header, &claims)?;
-    let claims = T::deserialize(Value::Object(claims)).map_err(|e| Error::ClaimsShape(e.to_string()))?;
+    let claims =
+        T::deserialize(Value::Object(claims)).map_err(|e| Error::ClaimsShape(e.to_string()))?;
     Ok(Verified {
         header,
         registered,
@@ -195,16 +206,27 @@ pub fn verify<T: DeserializeOwned>(token: &str, keys: &impl KeySource, validatio
 
 /// Verifies a JWS of any payload: size, segments, base64url, header rules and signature. No
 /// claim is looked at.
-pub fn verify_jws(token: &str, keys: &impl KeySource, validation: &Validation) -> Result<VerifiedJws> {
-    let (header, payload) = UnverifiedToken::parse(token, validation.max_token_len)?.verify_signature(keys, validation)?;
+pub fn verify_jws(
+    token: &str,
+    keys: &impl KeySource,
+    validation: &Validation,
+) -> Result<VerifiedJws> {
+    let (header, payload) = UnverifiedToken::parse(token, validation.max_token_len)?
+        .verify_signature(keys, validation)?;
     Ok(VerifiedJws { header, payload })
 }
 
 /// Signs `claims` as a JWT with `key`. The header's `alg` must be the key's.
-pub fn encode<T: Serialize + ?Sized>(key: &SigningKey, header: &Header, claims: &T) -> Result<String> {
+pub fn encode<T: Serialize + ?Sized>(
+    key: &SigningKey,
+    header: &Header,
+    claims: &T,
+) -> Result<String> {
     let payload = serde_json::to_vec(claims).map_err(|e| Error::Serialize(e.to_string()))?;
     if !payload.starts_with(b"{") {
-        return Err(Error::Serialize("JWT claims must serialize to a JSON object".into()));
+        return Err(Error::Serialize(
+            "JWT claims must serialize to a JSON object".into(),
+        ));
     }
     sign_jws(key, header, &payload)
 }

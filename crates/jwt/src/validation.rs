@@ -17,7 +17,8 @@ pub const DEFAULT_MAX_TOKEN_LEN: usize = 16 * 1024;
 /// Default clock leeway in seconds.
 pub const DEFAULT_LEEWAY: u64 = 30;
 
-type Check = Arc<dyn Fn(&Header, &Map<String, Value>) -> std::result::Result<(), String> + Send + Sync>;
+type Check =
+    Arc<dyn Fn(&Header, &Map<String, Value>) -> std::result::Result<(), String> + Send + Sync>;
 
 /// The rules a token must meet.
 ///
@@ -205,7 +206,10 @@ impl Validation {
     #[must_use]
     pub fn check(
         mut self,
-        f: impl Fn(&Header, &Map<String, Value>) -> std::result::Result<(), String> + Send + Sync + 'static,
+        f: impl Fn(&Header, &Map<String, Value>) -> std::result::Result<(), String>
+        + Send
+        + Sync
+        + 'static,
     ) -> Self {
         self.checks.push(Arc::new(f));
         self
@@ -237,7 +241,11 @@ impl Validation {
     }
 
     /// Claim rules, on a claims set whose signature has been verified.
-    pub(crate) fn check_claims(&self, header: &Header, claims: &Map<String, Value>) -> Result<RegisteredClaims> {
+    pub(crate) fn check_claims(
+        &self,
+        header: &Header,
+        claims: &Map<String, Value>,
+    ) -> Result<RegisteredClaims> {
         let reg = RegisteredClaims::from_map(claims)?;
         for name in &self.required {
             if !claims.contains_key(name) {
@@ -248,20 +256,19 @@ impl Validation {
         let now = NumericDate::clamp(now_secs);
         #[allow(clippy::cast_precision_loss)]
         let (now_f, leeway) = (now_secs as f64, self.leeway as f64);
-        if self.check_exp {
-            if let Some(exp) = reg.exp {
-                // RFC 7519 §4.1.4: the current time must be before exp.
-                if now_f >= exp.as_f64() + leeway {
-                    return Err(Error::Expired { exp, now });
-                }
+        if self.check_exp
+            && let Some(exp) = reg.exp
+        {
+            // RFC 7519 §4.1.4: the current time must be before exp.
+            if now_f >= exp.as_f64() + leeway {
+                return Err(Error::Expired { exp, now });
             }
         }
-        if self.check_nbf {
-            if let Some(nbf) = reg.nbf {
-                if now_f + leeway < nbf.as_f64() {
-                    return Err(Error::NotYetValid { nbf, now });
-                }
-            }
+        if self.check_nbf
+            && let Some(nbf) = reg.nbf
+            && now_f + leeway < nbf.as_f64()
+        {
+            return Err(Error::NotYetValid { nbf, now });
         }
         if let Some(iat) = reg.iat {
             if now_f + leeway < iat.as_f64() {
