@@ -1,0 +1,5 @@
+//! Integration tests of `tessera-jwt`, one module per area: published vectors, Wycheproof,
+//! attacks, claims validation and round trips.
+
+mod support;
+mod vectors;
