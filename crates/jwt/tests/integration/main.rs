@@ -1,5 +1,6 @@
 //! Integration tests of `tessera-jwt`, one module per area: published vectors, Wycheproof,
 //! attacks, claims validation and round trips.
 
+mod regressions;
 mod support;
 mod vectors;

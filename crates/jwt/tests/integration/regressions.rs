@@ -1,0 +1,48 @@
+//! Regression tests, each named after the bug it pins.
+
+use serde_json::Value;
+use tessera_jwt::{Algorithm, Error, Jwk, KeySet, SigningKey, VerifyingKey};
+
+use crate::support::vector;
+
+/// Wycheproof json_web_key_test tcId 7: an RSA key made by the Infineon library that ROCA
+/// (CVE-2017-15361) factors was accepted, public and private.
+#[test]
+fn roca_fingerprinted_rsa_key_is_refused() {
+    let data = vector("wycheproof/json_web_key_test.json");
+    let group = data["testGroups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .find(|g| g["comment"] == "jws_rsa_roca_key")
+        .expect("ROCA group");
+    for which in ["public", "private"] {
+        let key: &Value = &group[which]["keys"][0];
+        let jwk = Jwk::from_json(key.to_string().as_bytes()).expect("JWK");
+        let err = VerifyingKey::from_jwk(&jwk, None).expect_err("ROCA key accepted");
+        assert!(
+            matches!(&err, Error::InvalidKey(m) if m.contains("ROCA")),
+            "{err}"
+        );
+        assert!(KeySet::from_jwk(&jwk, &[Algorithm::RS256]).is_err());
+        assert!(
+            jwk.validate().is_ok(),
+            "the key material itself is well-formed"
+        );
+    }
+    let private = Jwk::from_json(group["private"]["keys"][0].to_string().as_bytes()).expect("JWK");
+    let err = SigningKey::from_jwk(&private, None)
+        .map(|_| ())
+        .expect_err("refused");
+    assert!(err.to_string().contains("CVE-2017-15361"), "{err}");
+}
+
+/// The fingerprint test must not refuse ordinary keys.
+#[test]
+fn roca_check_accepts_freshly_generated_and_published_rsa_keys() {
+    let key = SigningKey::generate(Algorithm::RS256).expect("RSA");
+    key.verifying_key().expect("fresh key accepted");
+    let rfc = vector("rfc/rfc_vectors.json");
+    let a2 = Jwk::from_json(rfc["compact_cases"][2]["key"].to_string().as_bytes()).expect("A.2");
+    SigningKey::from_jwk(&a2, Some(Algorithm::RS256)).expect("RFC 7515 A.2 key accepted");
+}
