@@ -4,3 +4,4 @@
 mod regressions;
 mod support;
 mod vectors;
+mod wycheproof;
