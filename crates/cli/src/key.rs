@@ -1,0 +1,210 @@
+//! `tessera key …`: generate a signing key, show a key's public half or its thumbprint.
+//! (The issuer's stored keys, `key list|rotate`, belong here too when the server has them.)
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use tessera_jwt::{Algorithm, Family, MIN_RSA_BITS, SigningKey};
+use zeroize::Zeroizing;
+
+use crate::keyfile::{self, KeyFile};
+use crate::output;
+
+pub(crate) const ABOUT: &str = "Generate keys, show public keys and thumbprints";
+pub(crate) const LONG_ABOUT: &str = "Generate signing keys, and show a key's public half or its \
+    RFC 7638 thumbprint. Key files may be a JWK, PEM (PKCS#8, SPKI, PKCS#1, SEC1) or DER.";
+
+// The `tessera key` subcommands (their help is on each argument struct).
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeyCommand {
+    Generate(GenerateArgs),
+    Public(PublicArgs),
+    Thumbprint(ThumbprintArgs),
+}
+
+pub(crate) fn run(command: KeyCommand) -> Result<()> {
+    match command {
+        KeyCommand::Generate(args) => generate(args),
+        KeyCommand::Public(args) => public(args),
+        KeyCommand::Thumbprint(args) => thumbprint(args),
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(
+    about = "Generate a private signing key",
+    long_about = "Generate a private signing key for one algorithm.\n\n\
+        As a JWK (the default) it carries `alg`, `use: sig` and a `kid`, which is the key's RFC \
+        7638 thumbprint unless --kid is given (HMAC secrets get no kid unless given). As PEM it \
+        is PKCS#8 (not for HMAC secrets, which have no PEM form). With --out the file is created \
+        with mode 0600 and an existing file is never overwritten; without it the key is printed.\n\n\
+        Exit codes: 0 generated; 2 usage error, or the file exists or cannot be written.",
+    after_help = "Examples:\n  \
+        tessera key generate --alg ES256 --out issuer.jwk\n  \
+        tessera key generate --alg RS256 --rsa-bits 3072 --format pem --out issuer.pem\n  \
+        tessera key generate --alg HS256 --kid shared-2026 --out hmac.jwk"
+)]
+pub(crate) struct GenerateArgs {
+    /// The algorithm the key is for.
+    #[arg(long, value_name = "ALG", value_parser = keyfile::parse_alg)]
+    alg: Algorithm,
+    /// The key id (default: the RFC 7638 thumbprint, for asymmetric keys).
+    #[arg(long, value_name = "KID")]
+    kid: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Jwk)]
+    format: Format,
+    /// Write the key to this new file (mode 0600) instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// RSA modulus size in bits (RS* and PS* only).
+    #[arg(long, value_name = "BITS", value_parser = ["2048", "3072", "4096"])]
+    rsa_bits: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// A private JWK (JSON).
+    Jwk,
+    /// PKCS#8 PEM.
+    Pem,
+}
+
+struct GenerateSettings {
+    alg: Algorithm,
+    kid: Option<String>,
+    format: Format,
+    out: Option<PathBuf>,
+    rsa_bits: usize,
+}
+
+impl GenerateArgs {
+    fn into_settings(self) -> Result<GenerateSettings> {
+        let family = self.alg.family();
+        if self.format == Format::Pem && family == Family::Hmac {
+            bail!(
+                "an HMAC secret ({}) has no PEM form; use --format jwk",
+                self.alg
+            );
+        }
+        if self.format == Format::Pem && self.kid.is_some() {
+            bail!("a PEM key cannot carry a kid; use --format jwk to keep --kid");
+        }
+        if self.kid.as_deref() == Some("") {
+            bail!("--kid: empty");
+        }
+        let rsa_bits = match (self.rsa_bits, family) {
+            (None, _) => MIN_RSA_BITS,
+            (Some(bits), Family::Rsa) => bits.parse().context("--rsa-bits")?,
+            (Some(_), _) => bail!("--rsa-bits is only for RSA algorithms, not {}", self.alg),
+        };
+        Ok(GenerateSettings {
+            alg: self.alg,
+            kid: self.kid,
+            format: self.format,
+            out: self.out,
+            rsa_bits,
+        })
+    }
+}
+
+fn generate(args: GenerateArgs) -> Result<()> {
+    let settings = args.into_settings()?;
+    // Create the file first, so that an existing one is refused before any work.
+    let file = match &settings.out {
+        Some(path) => Some((output::create_private_file(path)?, path.as_path())),
+        None => None,
+    };
+    let written = generated_key(&settings).and_then(|text| match &file {
+        Some((file, path)) => write_key(file, path, text.as_bytes()),
+        None => output::stdout(text.as_bytes()),
+    });
+    if let (Err(_), Some((_, path))) = (&written, &file) {
+        // Do not leave an empty or partial key file behind.
+        let _ = std::fs::remove_file(path);
+    }
+    written?;
+    if let Some((_, path)) = file {
+        output::note(&format!(
+            "wrote a {} private key to {} (mode 0600)",
+            settings.alg,
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+fn generated_key(settings: &GenerateSettings) -> Result<Zeroizing<String>> {
+    let key = SigningKey::generate_with_rsa_bits(settings.alg, settings.rsa_bits)?;
+    let kid = match &settings.kid {
+        Some(kid) => Some(kid.clone()),
+        None if settings.alg.family() != Family::Hmac => Some(key.thumbprint()?),
+        None => None,
+    };
+    let key = match kid {
+        Some(kid) => key.with_kid(kid),
+        None => key,
+    };
+    Ok(match settings.format {
+        Format::Jwk => {
+            let mut text = Zeroizing::new(
+                serde_json::to_string_pretty(&key.to_jwk()?).context("serializing the JWK")?,
+            );
+            text.push('\n');
+            text
+        }
+        Format::Pem => key.to_pem()?,
+    })
+}
+
+fn write_key(mut file: &std::fs::File, path: &Path, bytes: &[u8]) -> Result<()> {
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+#[derive(Debug, Args)]
+#[command(
+    about = "Print the public JWK of a key file",
+    long_about = "Print the public JWK of a key file: a JWK (private or public), or PEM/DER \
+        (PKCS#8, SPKI, PKCS#1, SEC1). Private members are removed; `kid`, `alg` and `use` are \
+        kept as they are. An HMAC secret has no public half (exit 2).",
+    after_help = "Examples:\n  \
+        tessera key public issuer.jwk\n  \
+        tessera key public issuer.pem > issuer.pub.jwk"
+)]
+pub(crate) struct PublicArgs {
+    /// The key file.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+}
+
+fn public(args: PublicArgs) -> Result<()> {
+    let jwk = KeyFile::read(&args.file)
+        .and_then(|key| keyfile::public_half(&key.jwk()?))
+        .with_context(|| format!("key file {}", args.file.display()))?;
+    output::json(&jwk)
+}
+
+#[derive(Debug, Args)]
+#[command(
+    about = "Print the RFC 7638 thumbprint of a key",
+    long_about = "Print the RFC 7638 thumbprint of a key file: the base64url SHA-256 of the \
+        key's required members (a JWK, or PEM/DER). `kid`, `alg` and private members do not \
+        change it, so a private key and its public half have the same thumbprint.",
+    after_help = "Examples:\n  tessera key thumbprint issuer.jwk"
+)]
+pub(crate) struct ThumbprintArgs {
+    /// The key file.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+}
+
+fn thumbprint(args: ThumbprintArgs) -> Result<()> {
+    let thumbprint = KeyFile::read(&args.file)
+        .and_then(|key| Ok(key.jwk()?.thumbprint()?))
+        .with_context(|| format!("key file {}", args.file.display()))?;
+    output::line(&thumbprint)
+}
