@@ -1,6 +1,7 @@
 //! Integration tests of `tessera-jwt`, one module per area: published vectors, Wycheproof,
 //! attacks, claims validation and round trips.
 
+mod attacks;
 mod regressions;
 mod support;
 mod vectors;

@@ -86,3 +86,16 @@ pub(crate) fn flip_signature_bit(token: &str) -> String {
 pub(crate) fn hs256_key() -> SigningKey {
     SigningKey::hmac(Algorithm::HS256, b"tessera integration tests secret!").expect("hmac key")
 }
+
+/// A fixed "now" for tests that need a clock: 2027-01-15T08:00:00Z.
+pub(crate) const NOW: i64 = 1_800_000_000;
+
+/// One RSA key (RS256, kid `rsa`) for the whole test binary: RSA generation is slow.
+pub(crate) fn rsa_key() -> &'static SigningKey {
+    static KEY: std::sync::OnceLock<SigningKey> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        SigningKey::generate(Algorithm::RS256)
+            .expect("RSA generation")
+            .with_kid("rsa")
+    })
+}
