@@ -12,6 +12,9 @@ const REGISTERED: [&str; 11] = [
     "alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit",
 ];
 
+/// Header parameters that have a field of their own in [`Header`].
+const MODELLED: [&str; 5] = ["alg", "typ", "kid", "cty", "crit"];
+
 /// A parsed JOSE header. `jku`, `x5u`, `jwk` and `x5c` are kept in `extra` for display and
 /// never used to find a key.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -144,7 +147,15 @@ impl Header {
         Ok(())
     }
 
+    /// The header JSON to sign. A parameter that has its own field (`alg`, `typ`, `kid`, `cty`,
+    /// `crit`) may not also be in `extra`: it would be written twice, a token tessera itself
+    /// refuses and that a parser keeping the last duplicate would read differently.
     pub(crate) fn to_json(&self) -> Result<Vec<u8>> {
+        if let Some(name) = self.extra.keys().find(|k| MODELLED.contains(&k.as_str())) {
+            return Err(Error::Serialize(format!(
+                "header parameter `{name}` is set in `extra`; set the field `{name}` instead"
+            )));
+        }
         serde_json::to_vec(self).map_err(|e| Error::Serialize(e.to_string()))
     }
 }

@@ -46,3 +46,28 @@ fn roca_check_accepts_freshly_generated_and_published_rsa_keys() {
     let a2 = Jwk::from_json(rfc["compact_cases"][2]["key"].to_string().as_bytes()).expect("A.2");
     SigningKey::from_jwk(&a2, Some(Algorithm::RS256)).expect("RFC 7515 A.2 key accepted");
 }
+
+/// A header built with a registered parameter in `extra` (`extra["alg"] = "none"`) was
+/// signed with that member twice, e.g. `{"alg":"HS256",…,"alg":"none"}`: a token tessera itself
+/// refuses, and that a parser keeping the last duplicate reads as unsecured.
+#[test]
+fn header_extra_cannot_repeat_a_registered_parameter() {
+    let key = crate::support::hs256_key();
+    let claims = serde_json::json!({"exp": crate::support::NOW + 600});
+    for name in ["alg", "typ", "kid", "cty", "crit"] {
+        let mut header = tessera_jwt::Header::new(Algorithm::HS256)
+            .with_kid("k")
+            .with_typ("JWT");
+        header.extra.insert(name.into(), serde_json::json!("none"));
+        let result = tessera_jwt::encode(&key, &header, &claims);
+        let err = result.expect_err(name);
+        assert!(
+            matches!(err, Error::Serialize(ref m) if m.contains(name)),
+            "{name}: {err}"
+        );
+        assert!(
+            tessera_jwt::sign_jws(&key, &header, b"x").is_err(),
+            "{name}"
+        );
+    }
+}
