@@ -298,12 +298,12 @@ impl Validation {
                 (None, true) => {}
                 (None, false) => return Err(Error::MissingClaim("aud".into())),
                 (Some(aud), false) if self.audiences.iter().any(|a| aud.contains(a)) => {}
-                (Some(aud), configured) => {
+                (Some(aud), none_configured) => {
                     return Err(Error::AudienceMismatch {
-                        expected: if configured {
-                            self.audiences.join(" or ")
-                        } else {
+                        expected: if none_configured {
                             "no audience (none is configured)".into()
+                        } else {
+                            self.audiences.join(" or ")
                         },
                         got: aud.to_string(),
                     });
