@@ -47,7 +47,8 @@ pub(crate) fn run(command: KeyCommand) -> Result<()> {
         tessera key generate --alg HS256 --kid shared-2026 --out hmac.jwk"
 )]
 pub(crate) struct GenerateArgs {
-    /// The algorithm the key is for.
+    /// The algorithm the key is for: HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384,
+    /// PS512, ES256, ES384, ES512 or EdDSA.
     #[arg(long, value_name = "ALG", value_parser = keyfile::parse_alg)]
     alg: Algorithm,
     /// The key id (default: the RFC 7638 thumbprint, for asymmetric keys).
@@ -128,7 +129,7 @@ fn generate(args: GenerateArgs) -> Result<()> {
     written?;
     if let Some((_, path)) = file {
         output::note(&format!(
-            "wrote a {} private key to {} (mode 0600)",
+            "wrote a private {} key to {} (mode 0600)",
             settings.alg,
             path.display()
         ));

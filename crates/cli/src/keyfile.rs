@@ -29,8 +29,9 @@ pub(crate) fn parse_alg(s: &str) -> Result<Algorithm, String> {
 #[derive(Args)]
 #[group(required = true, multiple = false)]
 pub(crate) struct KeyOptions {
-    /// Key file: a JWK (public or private), a JWK Set (the token's `kid` picks the key), or
-    /// PEM (PKCS#8, SPKI, PKCS#1, SEC1) or DER. An HMAC secret is a JWK with "kty":"oct".
+    /// Key file: a JWK (public or private), a JWK Set (to verify, the token's `kid` picks the
+    /// key; to sign, --kid does), or PEM (PKCS#8, SPKI, PKCS#1, SEC1) or DER. An HMAC secret is
+    /// a JWK with "kty":"oct".
     #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
     /// HMAC secret: all the bytes of FILE, as they are (a trailing newline is part of it).
@@ -122,9 +123,14 @@ impl KeyInput {
                     let keys = KeySet::from_jwks(set, algs);
                     if keys.is_empty() {
                         bail!(
-                            "{}: no usable key in the JWK Set{}",
+                            "{}: no usable key in the JWK Set{}{}",
                             self.label(),
-                            skipped_list(&keys)
+                            skipped_list(&keys),
+                            if algs.is_empty() {
+                                "; an RSA key or HMAC secret without `alg` needs --alg"
+                            } else {
+                                ""
+                            }
                         );
                     }
                     Ok(keys)

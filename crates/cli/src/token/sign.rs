@@ -24,14 +24,14 @@ use crate::output;
     after_help = "Examples:\n  \
         tessera token sign --key issuer.jwk --sub alice --aud orders --exp 15m\n  \
         tessera token sign --key rsa.pem --alg PS256 --claims @claims.json --exp 1h30m --jti\n  \
-        tessera token sign --secret-file hmac.key --alg HS256 --claims '{\"roles\":[\"admin\"]}' \
-        --exp 1800000000"
+        tessera token sign --secret-file hmac.key --alg HS256 --claims '{\"roles\":[\"a\"]}' --exp 1d"
 )]
 pub(crate) struct SignArgs {
     #[command(flatten)]
     key: KeyOptions,
     /// The algorithm. Required when the key does not fix one (an RSA key or an HMAC secret
-    /// without a JWK `alg`); otherwise it must be the key's.
+    /// without a JWK `alg`); otherwise it must be the key's. One of HS256, HS384, HS512,
+    /// RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA.
     #[arg(long, value_name = "ALG", value_parser = keyfile::parse_alg)]
     alg: Option<Algorithm>,
     /// The header `kid` (default: the key's). With a JWK Set, also picks the key.

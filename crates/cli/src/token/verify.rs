@@ -38,7 +38,8 @@ pub(crate) struct VerifyArgs {
     #[command(flatten)]
     key: KeyOptions,
     /// Accept this algorithm (repeat, or separate with commas, for several). Required when the
-    /// key does not fix one; otherwise it narrows what is accepted.
+    /// key does not fix one; otherwise it narrows what is accepted. One of HS256, HS384, HS512,
+    /// RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA.
     #[arg(long = "alg", value_name = "ALG", value_parser = keyfile::parse_alg, value_delimiter = ',')]
     algs: Vec<Algorithm>,
     /// Require `iss` to be I.
@@ -91,7 +92,9 @@ struct Verifier {
 }
 
 impl VerifyArgs {
-    fn into_settings(self) -> Result<Settings> {
+    fn into_settings(mut self) -> Result<Settings> {
+        self.algs.sort();
+        self.algs.dedup();
         let key = self.key.load()?;
         let keys = key.verifying_keys(&self.algs)?;
         let mut validation = Validation::new(self.algs).leeway(self.leeway);
@@ -114,11 +117,12 @@ impl VerifyArgs {
         if let Some(typ) = self.typ {
             validation = validation.typ(typ);
         }
-        for claim in self.require {
-            validation = validation.require(claim);
-        }
         if self.ignore_exp {
             validation = validation.insecure_ignore_exp();
+        }
+        // After --ignore-exp, so that an explicit `--require exp` still holds.
+        for claim in self.require {
+            validation = validation.require(claim);
         }
         Ok(Settings {
             verifier: Verifier {
