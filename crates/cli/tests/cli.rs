@@ -850,7 +850,11 @@ mod verify_options {
         verified(&args(&f, &[]), &t); // not checked without --aud
         verified(&args(&f, &["--aud", "orders"]), &t);
         verified(&args(&f, &["--aud", "billing", "--aud", "orders"]), &t);
-        assert_rejected(&args(&f, &["--aud", "billing"]), &t, "audience mismatch");
+        assert_rejected(
+            &args(&f, &["--aud", "billing"]),
+            &t,
+            "audience mismatch: expected billing, got orders",
+        );
         let no_aud = token(&f, &["--exp", "1h"]);
         assert_rejected(
             &args(&f, &["--aud", "orders"]),
