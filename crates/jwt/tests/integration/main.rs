@@ -4,5 +4,6 @@
 mod attacks;
 mod regressions;
 mod support;
+mod validation;
 mod vectors;
 mod wycheproof;
