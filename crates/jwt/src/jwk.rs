@@ -150,15 +150,21 @@ impl Jwk {
         Some(Jwk {
             kty: self.kty.clone(),
             use_: self.use_.clone(),
+            // The public half may do the counterpart of each private operation.
             key_ops: self.key_ops.as_ref().map(|ops| {
-                ops.iter()
-                    .filter(|op| {
-                        op.as_str() != "sign"
-                            && op.as_str() != "decrypt"
-                            && op.as_str() != "unwrapKey"
-                    })
-                    .cloned()
-                    .collect()
+                let mut public: Vec<String> = Vec::new();
+                for op in ops {
+                    let op = match op.as_str() {
+                        "sign" => "verify",
+                        "decrypt" => "encrypt",
+                        "unwrapKey" => "wrapKey",
+                        other => other,
+                    };
+                    if !public.iter().any(|p| p == op) {
+                        public.push(op.to_owned());
+                    }
+                }
+                public
             }),
             alg: self.alg.clone(),
             kid: self.kid.clone(),
@@ -307,6 +313,9 @@ mod tests {
         let public = ec.to_public().unwrap();
         assert!(public.d.is_none());
         assert_eq!(public.key_ops.unwrap(), vec!["verify".to_string()]);
+        // A signing-only private key gives a public key that may verify.
+        let ec = Jwk::from_json(br#"{"kty":"EC","crv":"P-256","x":"a","y":"b","d":"secret","key_ops":["sign"]}"#).unwrap();
+        assert_eq!(ec.to_public().unwrap().key_ops.unwrap(), vec!["verify".to_string()]);
     }
 
     #[test]
