@@ -173,11 +173,17 @@ fn take_string(map: &mut Map<String, Value>, name: &str) -> Result<Option<String
 
 /// Media types compare case-insensitively, and `application/` may be left out (RFC 7515 §4.1.9).
 pub(crate) fn same_media_type(a: &str, b: &str) -> bool {
+    const PREFIX: &str = "application/";
     fn strip(s: &str) -> &str {
-        if s.len() > 12 && s[..12].eq_ignore_ascii_case("application/") {
-            &s[12..]
-        } else {
-            s
+        // Compared as bytes: `s` is the token's, and byte 12 need not be a char boundary.
+        // When the prefix matches (ASCII), it is one.
+        match s.as_bytes().get(..PREFIX.len()) {
+            Some(head)
+                if s.len() > PREFIX.len() && head.eq_ignore_ascii_case(PREFIX.as_bytes()) =>
+            {
+                &s[PREFIX.len()..]
+            }
+            _ => s,
         }
     }
     strip(a).eq_ignore_ascii_case(strip(b))
@@ -229,5 +235,7 @@ mod tests {
         assert!(same_media_type("at+jwt", "application/AT+JWT"));
         assert!(same_media_type("JWT", "jwt"));
         assert!(!same_media_type("JWT", "at+jwt"));
+        assert!(!same_media_type("at+jwt", "aaaaaaaaaaa\u{e9}"));
+        assert!(same_media_type("application/\u{e9}", "\u{e9}"));
     }
 }

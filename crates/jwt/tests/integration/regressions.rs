@@ -71,3 +71,33 @@ fn header_extra_cannot_repeat_a_registered_parameter() {
         );
     }
 }
+
+/// The `typ` comparison sliced the header's `typ` at byte 12 to look for `application/`: a
+/// `typ` with a multi-byte character across that byte made the verifier panic (any token, no
+/// key needed, whenever a `typ` was required).
+#[test]
+fn typ_with_a_multibyte_character_at_byte_12_does_not_panic() {
+    let key = crate::support::hs256_key();
+    let keys = KeySet::new(vec![key.verifying_key().expect("vk")]);
+    let claims = serde_json::json!({"exp": crate::support::NOW + 600});
+    for typ in [
+        "aaaaaaaaaaa\u{e9}",
+        "applicatio\u{1f600}/at+jwt",
+        "x\u{1f600}\u{1f600}\u{1f600}",
+    ] {
+        assert!(typ.len() > 12 && !typ.is_char_boundary(12), "{typ}");
+        let header = tessera_jwt::Header::new(Algorithm::HS256).with_typ(typ);
+        let token = tessera_jwt::encode(&key, &header, &claims).expect("encode");
+        for expected in ["at+jwt", typ] {
+            let validation = tessera_jwt::Validation::new([Algorithm::HS256])
+                .clock(crate::support::clock(crate::support::NOW))
+                .typ(expected);
+            let result = tessera_jwt::verify::<serde_json::Value>(&token, &keys, &validation);
+            assert_eq!(
+                result.is_ok(),
+                expected == typ,
+                "{typ} / {expected}: {result:?}"
+            );
+        }
+    }
+}
