@@ -3,6 +3,7 @@
 
 mod attacks;
 mod regressions;
+mod roundtrip;
 mod support;
 mod validation;
 mod vectors;
