@@ -383,7 +383,7 @@ const URL_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 /// The three non-canonical encodings of a segment whose length is not a multiple of 4.
 fn bad_encodings(segment: &str) -> Vec<(&'static str, String)> {
     assert!(
-        segment.len() % 4 != 0,
+        !segment.len().is_multiple_of(4),
         "{segment}: no room for padding or trailing bits"
     );
     assert!(
@@ -424,13 +424,13 @@ fn base64url_is_strict_in_each_of_the_three_segments() {
     let keys = hs_keys();
     // '?' runs encode to '_'; lengths are kept off multiples of 3 so there are trailing bits.
     let mut header = r#"{"alg":"HS256","x":"??????"}"#.to_owned();
-    while header.len() % 3 == 0 {
+    while header.len().is_multiple_of(3) {
         header.push(' ');
     }
     let mut n = 0;
     let (header_seg, payload_seg, token) = loop {
         let mut payload = json!({"exp": NOW + 600, "x": "??????", "n": n}).to_string();
-        while payload.len() % 3 == 0 {
+        while payload.len().is_multiple_of(3) {
             payload.push(' ');
         }
         let token = sign_json(&key, &header, payload.as_bytes());
