@@ -93,7 +93,8 @@ impl Challenge {
                 )
             }
             Denial::Unavailable(e) => {
-                tracing::warn!(error = %e, "token not verifiable: issuer keys unavailable");
+                // Fetch failures are already logged (at warn) where they happen, once per attempt.
+                tracing::debug!(error = %e, "token not verifiable: issuer keys unavailable");
                 let body = json!({
                     "error": "temporarily_unavailable",
                     "error_description": "the access token cannot be verified right now; try again later",

@@ -282,7 +282,10 @@ impl Drop for Inner {
 ///   `ETag`; `304 Not Modified` keeps the keys.
 /// - A failed fetch (issuer down, error status, timeout, oversized or unparsable body, no
 ///   usable key) never replaces good keys: it is logged, counted, and retried with backoff.
-/// - Keys are bound to algorithms with [`KeySet::from_jwks`] and the configured list.
+/// - Keys are bound to algorithms with [`KeySet::from_jwks`] and the configured list. Keys
+///   that could never verify here are left out: secret (`oct`) keys, keys whose `use` is not
+///   `sig` or whose `key_ops` lack `verify`, keys of an algorithm not configured. A JWKS left
+///   with no key counts as a failed fetch.
 ///
 /// Cloning is cheap and shares the keys; the background task stops when the last clone is
 /// dropped. Must be built inside a tokio runtime.
@@ -798,6 +801,45 @@ mod tests {
         let o = RemoteOptions::default().retry_backoff(Duration::ZERO, Duration::from_secs(1));
         assert!(matches!(o.check(), Err(ConfigError::InvalidOption(_))));
         assert!(RemoteOptions::default().check().is_ok());
+    }
+
+    #[test]
+    fn keys_that_cannot_verify_here_are_left_out() {
+        let set = JwkSet::from_json(
+            br#"{"keys":[
+                {"kty":"oct","kid":"secret","k":"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI"},
+                {"kty":"EC","kid":"enc","use":"enc","crv":"P-256",
+                 "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                 "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},
+                {"kty":"EC","kid":"ops","key_ops":["encrypt"],"crv":"P-256",
+                 "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                 "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},
+                {"kty":"EC","kid":"p384","crv":"P-384",
+                 "x":"YU4rRUzdmVqmRtWOs2OpDE_T5fsNIodcG8G5FWPrTPMyxpzsSOGaQLpe2FpxBmu2",
+                 "y":"A8-yxCHxkfBz3hKZfI1jUYMjUhsEveZ9THuwFjH2sCNdtksRJU7D5-SkgaFL1ETP"},
+                {"kty":"EC","kid":"good","crv":"P-256",
+                 "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                 "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}
+            ]}"#,
+        )
+        .unwrap();
+        let (keys, skipped) = bind_keys(set, &[Algorithm::ES256, Algorithm::HS256]);
+        let kids: Vec<_> = keys.keys().iter().map(|k| k.kid().unwrap()).collect();
+        assert_eq!(kids, ["good"]);
+        let reasons: Vec<_> = skipped.iter().map(|(k, _)| k.as_deref().unwrap()).collect();
+        assert_eq!(reasons, ["secret", "enc", "ops", "p384"]);
+        assert!(skipped[3].1.contains("ES384"), "{skipped:?}");
+    }
+
+    #[test]
+    fn hmac_algorithms_are_refused_for_remote_keys() {
+        let err = RemoteKeySet::from_jwks_url(
+            "https://auth.example.com/jwks",
+            &[Algorithm::HS256],
+            RemoteOptions::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::InvalidOption(_)), "{err:?}");
     }
 
     #[test]
