@@ -234,31 +234,58 @@ impl Jwk {
 pub struct JwkSet {
     /// The keys.
     pub keys: Vec<Jwk>,
+    /// Members of `keys` that could not be read as a JWK, with the reason.
+    #[serde(skip)]
+    skipped: Vec<(Option<String>, String)>,
 }
 
 impl JwkSet {
     /// A set of these keys.
     pub fn new(keys: Vec<Jwk>) -> Self {
-        JwkSet { keys }
+        JwkSet {
+            keys,
+            skipped: Vec::new(),
+        }
     }
 
-    /// Parses a JWK Set from JSON, strictly.
+    /// Parses a JWK Set from JSON, strictly: the document must be strict JSON with a `keys`
+    /// array. A member of `keys` that is not a readable JWK (a string, a `kid` that is a
+    /// number…) is left out and listed in [`skipped`](Self::skipped), as RFC 7517 §5 asks, so
+    /// that one odd key of a provider's set does not take the others down.
     pub fn from_json(json: &[u8]) -> Result<Self> {
         let mut map =
             crate::json::parse_object(json).map_err(|e| Error::InvalidKey(format!("JWKS: {e}")))?;
-        let keys = match map.remove("keys") {
+        let entries = match map.remove("keys") {
             Some(Value::Array(keys)) => keys,
             Some(_) => return Err(Error::InvalidKey("JWKS: `keys` is not an array".into())),
             None => return Err(Error::InvalidKey("JWKS: no `keys` member".into())),
         };
-        let keys = keys
-            .into_iter()
-            .map(|k| match k {
-                Value::Object(m) => Jwk::from_map(m),
-                _ => Err(Error::InvalidKey("JWKS: a key is not a JSON object".into())),
-            })
-            .collect::<Result<_>>()?;
-        Ok(JwkSet { keys })
+        let mut set = JwkSet::default();
+        for entry in entries {
+            match entry {
+                Value::Object(m) => {
+                    let kid = m.get("kid").and_then(Value::as_str).map(str::to_owned);
+                    match Jwk::from_map(m) {
+                        Ok(jwk) => set.keys.push(jwk),
+                        Err(e) => set.skipped.push((kid, e.to_string())),
+                    }
+                }
+                other => set.skipped.push((
+                    None,
+                    format!(
+                        "a member of `keys` is {}, not a JWK",
+                        crate::json::kind(&other)
+                    ),
+                )),
+            }
+        }
+        Ok(set)
+    }
+
+    /// Members of `keys` that [`from_json`](Self::from_json) could not read (`kid` if it had
+    /// one, why).
+    pub fn skipped(&self) -> &[(Option<String>, String)] {
+        &self.skipped
     }
 
     /// Serializes to compact JSON.
@@ -314,8 +341,14 @@ mod tests {
         assert!(public.d.is_none());
         assert_eq!(public.key_ops.unwrap(), vec!["verify".to_string()]);
         // A signing-only private key gives a public key that may verify.
-        let ec = Jwk::from_json(br#"{"kty":"EC","crv":"P-256","x":"a","y":"b","d":"secret","key_ops":["sign"]}"#).unwrap();
-        assert_eq!(ec.to_public().unwrap().key_ops.unwrap(), vec!["verify".to_string()]);
+        let ec = Jwk::from_json(
+            br#"{"kty":"EC","crv":"P-256","x":"a","y":"b","d":"secret","key_ops":["sign"]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            ec.to_public().unwrap().key_ops.unwrap(),
+            vec!["verify".to_string()]
+        );
     }
 
     #[test]

@@ -67,10 +67,11 @@ impl KeySet {
     }
 
     /// A JWKS. Keys that cannot verify any of `algorithms` (unknown `kty`, an encryption
-    /// algorithm, a weak key) are skipped and listed in [`skipped`](Self::skipped), so one odd
-    /// key does not take the others down.
+    /// algorithm, a weak key), and those the set itself could not read, are skipped and listed
+    /// in [`skipped`](Self::skipped), so one odd key does not take the others down.
     pub fn from_jwks(set: &JwkSet, algorithms: &[Algorithm]) -> Self {
         let mut out = KeySet::default();
+        out.skipped.extend(set.skipped().iter().cloned());
         for jwk in &set.keys {
             match VerifyingKey::from_jwk_for(jwk, algorithms) {
                 Ok(keys) => out.keys.extend(keys),

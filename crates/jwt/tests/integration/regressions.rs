@@ -101,3 +101,41 @@ fn typ_with_a_multibyte_character_at_byte_12_does_not_panic() {
         }
     }
 }
+
+/// One member of a JWKS that is not a readable JWK (here a `kid` that is a number, and a
+/// string) made `JwkSet::from_json` fail for the whole set, so one odd key of a provider's
+/// JWKS took every other key down. RFC 7517 §5: such keys SHOULD be ignored.
+#[test]
+fn a_jwks_with_an_unreadable_member_keeps_its_other_keys() {
+    let good = SigningKey::generate(Algorithm::ES256).expect("EC").with_kid("good");
+    let public = serde_json::to_value(good.public_jwk().expect("jwk")).expect("json");
+    let document = serde_json::json!({"keys": [
+        {"kty": "EC", "kid": 7, "crv": "P-256", "x": "AAAA", "y": "AAAA"},
+        "not a key",
+        public,
+        {"kty": "RSA", "kid": "odd", "use": ["sig"], "n": "AQAB", "e": "AQAB"},
+    ]});
+    let set = tessera_jwt::JwkSet::from_json(document.to_string().as_bytes()).expect("JWKS");
+    assert_eq!(set.keys.len(), 1);
+    assert_eq!(set.keys[0].kid.as_deref(), Some("good"));
+    let skipped: Vec<_> = set.skipped().iter().map(|(kid, _)| kid.as_deref()).collect();
+    assert_eq!(skipped, [None, None, Some("odd")]);
+
+    let keys = KeySet::from_jwks(&set, &[Algorithm::ES256]);
+    assert_eq!(keys.keys().len(), 1);
+    assert_eq!(keys.skipped().len(), 3);
+    let token = tessera_jwt::encode(
+        &good,
+        &tessera_jwt::Header::for_key(&good),
+        &serde_json::json!({"exp": crate::support::NOW + 600}),
+    )
+    .expect("encode");
+    let validation = tessera_jwt::Validation::new([Algorithm::ES256])
+        .clock(crate::support::clock(crate::support::NOW));
+    tessera_jwt::verify::<Value>(&token, &keys, &validation).expect("the good key still verifies");
+
+    // The document itself must still be a strict JWKS.
+    for bad in [r#"{"keys":{}}"#, r#"{"kty":"EC"}"#, r#"{"keys":[],"keys":[]}"#, "[]"] {
+        assert!(tessera_jwt::JwkSet::from_json(bad.as_bytes()).is_err(), "{bad}");
+    }
+}
