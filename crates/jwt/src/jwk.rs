@@ -97,9 +97,25 @@ pub struct Jwk {
     /// Symmetric key value (`oct`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub k: Option<SecretString>,
-    /// Other members, kept as they are (`x5c`, `x5t`, `oth`, …). They never supply keys.
-    #[serde(flatten)]
+    /// Other members, kept as they are (`x5c`, `x5t`, `oth`, …). They never supply keys. A
+    /// member named like one of the fields above is not written: the field is the key's.
+    #[serde(flatten, serialize_with = "serialize_other")]
     pub other: Map<String, Value>,
+}
+
+/// The JWK members that have a field of their own in [`Jwk`].
+const FIELDS: [&str; 17] = [
+    "kty", "use", "key_ops", "alg", "kid", "crv", "x", "y", "n", "e", "d", "p", "q", "dp", "dq",
+    "qi", "k",
+];
+
+/// Writes `other` without the members that would repeat a field (a JSON object with a member
+/// twice is read differently by different parsers, and refused by tessera).
+fn serialize_other<S: serde::Serializer>(
+    other: &Map<String, Value>,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    serializer.collect_map(other.iter().filter(|(k, _)| !FIELDS.contains(&k.as_str())))
 }
 
 impl fmt::Debug for Jwk {

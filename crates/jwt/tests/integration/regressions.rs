@@ -107,7 +107,9 @@ fn typ_with_a_multibyte_character_at_byte_12_does_not_panic() {
 /// JWKS took every other key down. RFC 7517 §5: such keys SHOULD be ignored.
 #[test]
 fn a_jwks_with_an_unreadable_member_keeps_its_other_keys() {
-    let good = SigningKey::generate(Algorithm::ES256).expect("EC").with_kid("good");
+    let good = SigningKey::generate(Algorithm::ES256)
+        .expect("EC")
+        .with_kid("good");
     let public = serde_json::to_value(good.public_jwk().expect("jwk")).expect("json");
     let document = serde_json::json!({"keys": [
         {"kty": "EC", "kid": 7, "crv": "P-256", "x": "AAAA", "y": "AAAA"},
@@ -118,7 +120,11 @@ fn a_jwks_with_an_unreadable_member_keeps_its_other_keys() {
     let set = tessera_jwt::JwkSet::from_json(document.to_string().as_bytes()).expect("JWKS");
     assert_eq!(set.keys.len(), 1);
     assert_eq!(set.keys[0].kid.as_deref(), Some("good"));
-    let skipped: Vec<_> = set.skipped().iter().map(|(kid, _)| kid.as_deref()).collect();
+    let skipped: Vec<_> = set
+        .skipped()
+        .iter()
+        .map(|(kid, _)| kid.as_deref())
+        .collect();
     assert_eq!(skipped, [None, None, Some("odd")]);
 
     let keys = KeySet::from_jwks(&set, &[Algorithm::ES256]);
@@ -135,7 +141,47 @@ fn a_jwks_with_an_unreadable_member_keeps_its_other_keys() {
     tessera_jwt::verify::<Value>(&token, &keys, &validation).expect("the good key still verifies");
 
     // The document itself must still be a strict JWKS.
-    for bad in [r#"{"keys":{}}"#, r#"{"kty":"EC"}"#, r#"{"keys":[],"keys":[]}"#, "[]"] {
-        assert!(tessera_jwt::JwkSet::from_json(bad.as_bytes()).is_err(), "{bad}");
+    for bad in [
+        r#"{"keys":{}}"#,
+        r#"{"kty":"EC"}"#,
+        r#"{"keys":[],"keys":[]}"#,
+        "[]",
+    ] {
+        assert!(
+            tessera_jwt::JwkSet::from_json(bad.as_bytes()).is_err(),
+            "{bad}"
+        );
     }
+}
+
+/// A `Jwk` whose `other` held a member named like a field (`other["kty"]`, `other["alg"]`)
+/// was written with that member twice, e.g. `{"kty":"EC",…,"kty":"oct"}`: a JWK (or a published
+/// JWKS) that tessera itself refuses and that other parsers read as another key.
+#[test]
+fn jwk_other_cannot_repeat_a_member() {
+    let key = SigningKey::generate(Algorithm::ES256)
+        .expect("EC")
+        .with_kid("k");
+    let mut jwk = key.public_jwk().expect("jwk");
+    jwk.other.insert("kty".into(), serde_json::json!("oct"));
+    jwk.other.insert("alg".into(), serde_json::json!("none"));
+    jwk.other.insert("d".into(), serde_json::json!("AAAA"));
+    jwk.other.insert("x5t".into(), serde_json::json!("kept"));
+    for text in [
+        jwk.to_json().expect("json"),
+        tessera_jwt::JwkSet::new(vec![jwk.clone()])
+            .to_json()
+            .expect("json"),
+        serde_json::to_string(&jwk).expect("serde"),
+    ] {
+        tessera_jwt::json::parse_strict(text.as_bytes()).unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert!(text.contains(r#""x5t":"kept""#), "{text}");
+        assert!(!text.contains("oct") && !text.contains("none"), "{text}");
+    }
+    let again = Jwk::from_json(jwk.to_json().expect("json").as_bytes()).expect("read back");
+    assert_eq!(
+        (again.kty.as_str(), again.alg.as_deref()),
+        ("EC", Some("ES256"))
+    );
+    assert!(!again.is_private());
 }
