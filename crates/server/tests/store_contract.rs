@@ -1689,3 +1689,95 @@ async fn with_rotation_lock_releases(ctx: Ctx) {
     assert_eq!(skipped, None);
     assert!(s.release_rotation_lock(&held).await.unwrap());
 }
+
+// ---- what differs between the backends ----------------------------------------------------------
+
+mod backend_specific {
+    use std::time::Duration;
+
+    use sqlx::Connection;
+    use tessera_server::store::{self, Backend, StoreError, StoreOptions};
+
+    #[tokio::test]
+    async fn sqlite_file_is_created_in_wal_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.db");
+        let url = format!("sqlite://{}", path.display());
+        let store = store::connect(&url).await.unwrap();
+        assert_eq!(store.backend(), Backend::Sqlite);
+        assert!(path.exists());
+        let mut raw = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut raw)
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        raw.close().await.unwrap();
+        store.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite_in_memory_is_one_database_for_every_connection() {
+        let store = store::connect("sqlite::memory:").await.unwrap();
+        let user = super::user(&*store, "mem").await;
+        // Enough parallel reads to open several pool connections.
+        let mut reads = Vec::new();
+        for _ in 0..16 {
+            let store = std::sync::Arc::clone(&store);
+            let id = user.id.clone();
+            reads.push(tokio::spawn(async move {
+                store.user_by_id(&id).await.unwrap().is_some()
+            }));
+        }
+        for r in reads {
+            assert!(r.await.unwrap());
+        }
+    }
+
+    #[tokio::test]
+    async fn sqlite_file_that_cannot_be_created_is_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/missing-dir/x.db", dir.path().display());
+        let err = store::connect(&url).await.unwrap_err();
+        assert!(err.is_unavailable(), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn database_from_a_newer_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        store::connect(&url).await.unwrap().close().await;
+        // A later tessera applied a migration this one does not know.
+        let mut raw = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, \
+             execution_time) VALUES (99990101000000, 'from the future', TRUE, x'00', 0)",
+        )
+        .execute(&mut raw)
+        .await
+        .unwrap();
+        raw.close().await.unwrap();
+        let err = store::connect(&url).await.unwrap_err();
+        assert!(matches!(err, StoreError::Migration { .. }), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn postgres_that_does_not_answer_is_unavailable() {
+        // Nothing listens on port 1 of the loopback address.
+        let options = StoreOptions::default().acquire_timeout(Duration::from_secs(1));
+        let err = store::connect_with("postgres://postgres:hunter2@127.0.0.1:1/test", &options)
+            .await
+            .unwrap_err();
+        assert!(err.is_unavailable(), "{err:?}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn postgres_url_errors_do_not_repeat_the_password() {
+        let err = store::connect("postgres://postgres:hunter2@127.0.0.1:notaport/test")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::InvalidUrl(_)), "{err:?}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+}

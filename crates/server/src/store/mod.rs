@@ -421,3 +421,42 @@ where
     released?;
     Ok(Some(value))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scheme_picks_the_backend() {
+        for (url, backend) in [
+            ("sqlite://tessera.db", Backend::Sqlite),
+            ("sqlite:tessera.db", Backend::Sqlite),
+            ("sqlite::memory:", Backend::Sqlite),
+            ("SQLite:///var/lib/tessera/tessera.db", Backend::Sqlite),
+            ("postgres://tessera@db/tessera", Backend::Postgres),
+            ("postgresql://tessera@db/tessera", Backend::Postgres),
+        ] {
+            assert_eq!(backend_of(url).unwrap(), backend, "{url}");
+        }
+    }
+
+    #[test]
+    fn other_urls_are_refused_without_echoing_them() {
+        for url in [
+            "mysql://root:hunter2@db/x",
+            "hunter2",
+            "",
+            "http://u:hunter2@x",
+        ] {
+            let err = backend_of(url).unwrap_err();
+            assert!(matches!(err, StoreError::InvalidUrl(_)), "{err:?}");
+            assert!(!err.to_string().contains("hunter2"), "{err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn connect_refuses_unknown_schemes() {
+        let err = connect("redis://127.0.0.1/0").await.unwrap_err();
+        assert!(matches!(err, StoreError::InvalidUrl(_)), "{err:?}");
+    }
+}

@@ -22,9 +22,11 @@ impl PostgresStore {
     /// [`connect`](crate::store::connect), which returns an `Arc<dyn Store>`.
     pub async fn connect(database_url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
         // The parser's messages name the faulty part, not the URL (which may hold a password).
-        let connect = PgConnectOptions::from_str(database_url)
-            .map_err(|e| StoreError::InvalidUrl(format!("PostgreSQL URL: {e}")))?
-            .application_name("tessera");
+        let mut connect = PgConnectOptions::from_str(database_url)
+            .map_err(|e| StoreError::InvalidUrl(format!("PostgreSQL URL: {e}")))?;
+        if connect.get_application_name().is_none() {
+            connect = connect.application_name("tessera");
+        }
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.acquire_timeout)

@@ -543,3 +543,72 @@ pub struct PurgeReport {
     /// Used refresh tokens of surviving families deleted.
     pub tokens: u64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_hash_is_sha256_of_the_token() {
+        // FIPS 180-2, appendix B.1.
+        let hash = TokenHash::of("abc");
+        let hex: String = hash.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(TokenHash::from_bytes(*hash.as_bytes()), hash);
+        assert_eq!(TokenHash::try_from(&hash.as_bytes()[..]).unwrap(), hash);
+        // Debug names a prefix only.
+        assert_eq!(format!("{hash:?}"), "TokenHash(ba7816bf…)");
+    }
+
+    #[test]
+    fn token_hash_from_wrong_length_is_an_error() {
+        for len in [0, 31, 33] {
+            let err = TokenHash::try_from(&vec![0u8; len][..]).unwrap_err();
+            assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+            assert!(err.to_string().contains(&format!("got {len}")), "{err}");
+        }
+    }
+
+    #[test]
+    fn key_state_names_round_trip() {
+        for state in [KeyState::Next, KeyState::Active, KeyState::Retired] {
+            assert_eq!(state.as_str().parse::<KeyState>().unwrap(), state);
+            assert_eq!(state.to_string(), state.as_str());
+        }
+        assert!(matches!(
+            "Active".parse::<KeyState>(),
+            Err(StoreError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let new = NewUser {
+            username: "u",
+            password_hash: Some("$argon2id$SENSITIVE"),
+            roles: &[],
+        };
+        let client = NewClient {
+            name: "c",
+            secret_hash: Some("$argon2id$SENSITIVE"),
+            scopes: &[],
+        };
+        let key = EncryptedPrivateKey {
+            ciphertext: vec![0xab; 40],
+            nonce: vec![0xcd; 12],
+            master_key_id: "mk".to_owned(),
+        };
+        for debug in [
+            format!("{new:?}"),
+            format!("{client:?}"),
+            format!("{key:?}"),
+        ] {
+            assert!(!debug.contains("SENSITIVE"), "{debug}");
+            assert!(!debug.contains("171"), "{debug}"); // 0xab as a number
+        }
+        assert!(format!("{key:?}").contains("[40 bytes]"));
+    }
+}
