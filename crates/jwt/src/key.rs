@@ -24,6 +24,9 @@ use crate::jwk::{Jwk, SecretString};
 /// Smallest RSA modulus accepted, in bits.
 pub const MIN_RSA_BITS: usize = 2048;
 
+/// Largest RSA modulus accepted, in bits (the limit of the aws-lc verification algorithms).
+const MAX_RSA_BITS: usize = 8192;
+
 const OID_RSA: &str = "1.2.840.113549.1.1.1";
 const OID_EC: &str = "1.2.840.10045.2.1";
 const OID_ED25519: &str = "1.3.101.112";
@@ -188,12 +191,26 @@ impl Public {
                     alg.min_secret_len()
                 )))
             }
-            Public::Rsa { n, .. } => {
+            Public::Rsa { n, e } => {
                 let bits = bit_len(n);
+                // What aws-lc would refuse at every verification is refused here, once, with
+                // the reason (a key that can never verify would otherwise load and fail each
+                // token with "invalid signature").
+                let e_bits = bit_len(e);
                 if bits < MIN_RSA_BITS {
                     Err(Error::InvalidKey(format!(
                         "RSA key is {bits} bits; at least {MIN_RSA_BITS} are required"
                     )))
+                } else if bits > MAX_RSA_BITS {
+                    Err(Error::InvalidKey(format!(
+                        "RSA key is {bits} bits; at most {MAX_RSA_BITS} are supported"
+                    )))
+                } else if n.last().is_none_or(|b| b & 1 == 0) {
+                    Err(Error::InvalidKey("RSA modulus is even".into()))
+                } else if e.last().is_none_or(|b| b & 1 == 0) || e_bits < 2 || e_bits > 33 {
+                    Err(Error::InvalidKey(
+                        "RSA public exponent must be odd, at least 3 and at most 33 bits".into(),
+                    ))
                 } else if has_roca_fingerprint(n) {
                     Err(Error::InvalidKey(
                         "RSA key has the ROCA fingerprint (CVE-2017-15361): its factors can be \

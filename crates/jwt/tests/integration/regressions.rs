@@ -185,3 +185,43 @@ fn jwk_other_cannot_repeat_a_member() {
     );
     assert!(!again.is_private());
 }
+
+/// RSA public keys that aws-lc refuses at every verification (exponent 1 or even or over 33
+/// bits, even modulus, modulus over 8192 bits) loaded without complaint: every token then
+/// failed with "invalid signature", and in a JWKS such a key took a candidate slot.
+#[test]
+fn rsa_keys_that_can_never_verify_are_refused_when_loaded() {
+    use crate::support::b64e;
+    let n2048 = [vec![0xc5; 255], vec![0x01]].concat();
+    let n_even = [vec![0xc5; 255], vec![0x02]].concat();
+    let n16384 = [vec![0xc5; 2047], vec![0x01]].concat();
+    let f4 = vec![1, 0, 1];
+    for (what, n, e) in [
+        ("e = 1", &n2048, vec![1]),
+        ("e = 2", &n2048, vec![2]),
+        ("e even", &n2048, vec![1, 0, 0]),
+        ("e of 34 bits", &n2048, vec![2, 0, 0, 0, 1]),
+        ("even n", &n_even, f4.clone()),
+        ("16384-bit n", &n16384, f4.clone()),
+    ] {
+        let jwk = serde_json::json!({"kty": "RSA", "kid": what, "n": b64e(n), "e": b64e(&e)});
+        let jwk = Jwk::from_json(jwk.to_string().as_bytes()).expect("JWK");
+        let result = VerifyingKey::from_jwk(&jwk, Some(Algorithm::RS256));
+        assert!(
+            matches!(result, Err(Error::InvalidKey(_))),
+            "{what}: {result:?}"
+        );
+        let set = tessera_jwt::JwkSet::new(vec![jwk]);
+        assert_eq!(
+            KeySet::from_jwks(&set, &[Algorithm::RS256]).skipped().len(),
+            1,
+            "{what}"
+        );
+    }
+    // e = 3 and e = 2^32 + 1 are odd and within 33 bits: accepted.
+    for e in [vec![3], vec![1, 0, 0, 0, 1]] {
+        let jwk = serde_json::json!({"kty": "RSA", "n": b64e(&n2048), "e": b64e(&e)});
+        let jwk = Jwk::from_json(jwk.to_string().as_bytes()).expect("JWK");
+        VerifyingKey::from_jwk(&jwk, Some(Algorithm::RS256)).expect("valid exponent");
+    }
+}
