@@ -207,7 +207,7 @@ impl Public {
                     )))
                 } else if n.last().is_none_or(|b| b & 1 == 0) {
                     Err(Error::InvalidKey("RSA modulus is even".into()))
-                } else if e.last().is_none_or(|b| b & 1 == 0) || e_bits < 2 || e_bits > 33 {
+                } else if e.last().is_none_or(|b| b & 1 == 0) || !(2..=33).contains(&e_bits) {
                     Err(Error::InvalidKey(
                         "RSA public exponent must be odd, at least 3 and at most 33 bits".into(),
                     ))
