@@ -155,6 +155,7 @@ impl Error {
         !matches!(
             self,
             Error::InvalidKey(_)
+                | Error::KeyAlgorithmMismatch { .. }
                 | Error::AlgorithmRequired(_)
                 | Error::Serialize(_)
                 | Error::Crypto(_)

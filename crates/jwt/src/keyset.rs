@@ -74,7 +74,20 @@ impl KeySet {
         out.skipped.extend(set.skipped().iter().cloned());
         for jwk in &set.keys {
             match VerifyingKey::from_jwk_for(jwk, algorithms) {
-                Ok(keys) => out.keys.extend(keys),
+                Ok(keys) => {
+                    for key in keys {
+                        // A JWK whose `alg` or curve fixes its algorithm is bound to that one even
+                        // when the caller does not accept it: such a key could never verify here.
+                        if algorithms.is_empty() || algorithms.contains(&key.algorithm()) {
+                            out.keys.push(key);
+                        } else {
+                            out.skipped.push((
+                                jwk.kid.clone(),
+                                format!("{} is not an accepted algorithm", key.algorithm()),
+                            ));
+                        }
+                    }
+                }
                 Err(e) => out.skipped.push((jwk.kid.clone(), e.to_string())),
             }
         }
@@ -147,4 +160,28 @@ fn select<'k>(keys: &'k [VerifyingKey], header: &Header) -> Result<Vec<&'k Verif
         });
     }
     Ok(chosen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SigningKey;
+
+    #[test]
+    fn jwks_keys_of_algorithms_not_accepted_are_skipped() {
+        let es = SigningKey::generate(Algorithm::ES256)
+            .unwrap()
+            .with_kid("es");
+        let ed = SigningKey::generate(Algorithm::EdDSA)
+            .unwrap()
+            .with_kid("ed");
+        let set = JwkSet::new(vec![es.public_jwk().unwrap(), ed.public_jwk().unwrap()]);
+        let keys = KeySet::from_jwks(&set, &[Algorithm::EdDSA]);
+        assert_eq!(keys.keys().len(), 1);
+        assert_eq!(keys.keys()[0].kid(), Some("ed"));
+        assert_eq!(keys.skipped().len(), 1);
+        assert_eq!(keys.skipped()[0].0.as_deref(), Some("es"));
+        // No list: every key keeps the algorithm it is bound to.
+        assert_eq!(KeySet::from_jwks(&set, &[]).keys().len(), 2);
+    }
 }
