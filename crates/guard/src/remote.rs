@@ -604,7 +604,7 @@ impl Inner {
 /// keys whose `use` is not `sig` or whose `key_ops` lack `verify`, and keys
 /// [`KeySet::from_jwks`] skips. A set of such keys alone must not replace usable ones.
 fn bind_keys(set: JwkSet, algorithms: &[Algorithm]) -> (KeySet, Vec<(Option<String>, String)>) {
-    let mut skipped = Vec::new();
+    let mut skipped: Vec<(Option<String>, String)> = set.skipped().to_vec();
     let mut usable = Vec::new();
     for jwk in set.keys {
         let refused = if jwk.kty == "oct" {
