@@ -1,36 +1,63 @@
 //! # tessera-server
 //!
-//! The issuer of tessera. For now, its storage layer: [`store`].
+//! The issuer of tessera: it signs short-lived access tokens, publishes its public keys
+//! (JWKS) and discovery document, rotates its signing keys, and keeps users, clients and
+//! refresh token families in a [`store`] (SQLite or PostgreSQL).
 //!
-//! ## What the store owns
+//! - [`config`]: the TOML file and `TESSERA_*` variables, validated into [`Config`](config::Config).
+//! - [`state`]: [`AppState`](state::AppState), what every handler shares, and
+//!   [`admin::Context`], the same setup for the CLI's administration commands.
+//! - [`app::router`]: every route and layer in one [`axum::Router`].
+//! - [`keys`]: the master key, the encrypted signing keys and their rotation
+//!   ([`KeyManager`](keys::KeyManager)).
+//! - [`publish`], [`ops`]: JWKS, discovery, health, readiness, metrics.
+//! - [`error::ApiError`]: every error's status and JSON body, in one place.
+//! - [`serve`]: running it (plain HTTP or rustls, graceful shutdown).
 //!
-//! Users (a stable random id, a unique username, a password hash made elsewhere, roles, a
-//! disabled flag) and the outside identities linked to them; OAuth 2.0 clients; refresh token
-//! families and their tokens; signing keys and the lock under which they rotate. Behind one
-//! [`Store`](store::Store) trait: SQLite (embedded, the default) or PostgreSQL (shared by
-//! several instances), with embedded migrations. See [`store`] for an example.
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use tessera_server::{admin, serve};
+//! let ctx = admin::Context::load(None).await?;          // defaults + TESSERA_* variables
+//! let (state, _first_run) = ctx.app_state().await?;      // keys loaded (or created)
+//! let server = serve::Server::start(state, "127.0.0.1:0".parse()?).await?;
+//! println!("listening on {}", server.local_addr());
+//! server.run_until(serve::shutdown_signal()).await?;
+//! # Ok(()) }
+//! ```
 //!
-//! ## Threat model for stored data
+//! ## Threat model
 //!
 //! Assume the database is read by someone who should not (a stolen backup, a leaked dump):
 //!
 //! - **Refresh tokens are stored only as hashes** ([`store::TokenHash`], SHA-256 of the
-//!   256-bit opaque value). A dump lets no one refresh; a lookup by hash is an equality test
-//!   on a value that cannot be guessed.
+//!   256-bit opaque value). A dump lets no one refresh.
 //! - **Private signing keys are stored only encrypted** ([`store::EncryptedPrivateKey`]):
-//!   the server encrypts them under a master key kept outside the database, and the store
-//!   never sees them in clear. Public JWKs are stored as they are.
-//! - **Passwords and client secrets** arrive already hashed (argon2id in the server); the
-//!   store keeps the hash string, and `Debug` output redacts it.
-//! - Ids are random UUIDs: nothing sequential to enumerate, and a user's id says nothing about
-//!   the username.
+//!   AES-256-GCM under a master key kept outside the database ([`keys::master`]), with the
+//!   key's `kid` and `alg` as associated data. Public JWKs are stored as they are.
+//! - **Passwords and client secrets** are stored as argon2id hashes; `Debug` output redacts
+//!   them, and no secret is ever written to a log line.
+//! - Ids are random UUIDs: nothing sequential to enumerate.
 //!
-//! What the store guarantees under concurrency: a refresh token is rotated at most once, and a
-//! family never holds more than one live token, whatever the number of instances and
-//! simultaneous requests (a partial unique index, plus row locks or SQLite's write lock);
-//! signing-key state changes are compare-and-set, with at most one `active` and one `next`
-//! key. It does not protect against someone who can write to the database.
+//! Against clients: every error has its status and JSON body in [`error`]; a client's mistake
+//! is never a 500, internal details never reach the response, bodies are limited (413) and
+//! requests time out (503). Signing keys are published before they sign and stay published
+//! until every token they signed has expired ([`keys`]).
 
 #![warn(missing_docs)]
 
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod keys;
+pub mod metrics;
+pub mod ops;
+pub mod publish;
+pub mod serve;
+pub mod state;
 pub mod store;
+
+/// What the CLI's administration commands share: configuration, store and master keys
+/// loaded the way `tessera serve` loads them.
+pub mod admin {
+    pub use crate::state::{AdminContext as Context, MasterKeyOrigin, StartupError};
+}

@@ -1,0 +1,67 @@
+//! Operations endpoints: `/healthz` (the process answers), `/readyz` (the database answers
+//! and a signing key is loaded: 200, else 503 with the reason), `/metrics` (Prometheus).
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::metrics;
+use crate::state::AppState;
+
+/// The operations routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+}
+
+async fn healthz() -> Response {
+    (
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        axum::Json(json!({"status": "ok"})),
+    )
+        .into_response()
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    let mut problems = Vec::new();
+    if let Err(e) = state.store.ping().await {
+        tracing::warn!(error = %e, "readiness: database unreachable");
+        problems.push("database unreachable".to_owned());
+    }
+    if let Err(why) = state.keys.readiness() {
+        problems.push(why);
+    }
+    if problems.is_empty() {
+        return (
+            [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+            axum::Json(json!({"status": "ready"})),
+        )
+            .into_response();
+    }
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not_ready",
+        problems.join("; "),
+    )
+    .into_response()
+}
+
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(metrics::CONTENT_TYPE),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        state.metrics.render(),
+    )
+        .into_response()
+}
