@@ -1,5 +1,5 @@
-//! `tessera key …`: generate a signing key, show a key's public half or its thumbprint.
-//! (The issuer's stored keys, `key list|rotate`, belong here too when the server has them.)
+//! `tessera key …`: generate a signing key, show a key's public half or its thumbprint, and
+//! list or rotate the issuer's own signing keys (`key list|rotate`, in its database).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,10 +9,15 @@ use clap::{Args, Subcommand, ValueEnum};
 use tessera_jwt::{Algorithm, Family, MIN_RSA_BITS, SigningKey};
 use zeroize::Zeroizing;
 
+use tessera_server::keys::RotateMode;
+use tessera_server::metrics::Metrics;
+
 use crate::keyfile::{self, KeyFile};
 use crate::output;
+use crate::serve::{ConfigArgs, block_on};
 
-pub(crate) const ABOUT: &str = "Generate keys, show public keys and thumbprints";
+pub(crate) const ABOUT: &str =
+    "Generate keys, show public keys and thumbprints; list and rotate the issuer's keys";
 pub(crate) const LONG_ABOUT: &str = "Generate signing keys, and show a key's public half or its \
     RFC 7638 thumbprint. Key files may be a JWK, PEM (PKCS#8, SPKI, PKCS#1, SEC1) or DER.";
 
@@ -22,6 +27,8 @@ pub(crate) enum KeyCommand {
     Generate(GenerateArgs),
     Public(PublicArgs),
     Thumbprint(ThumbprintArgs),
+    List(ListArgs),
+    Rotate(RotateArgs),
 }
 
 pub(crate) fn run(command: KeyCommand) -> Result<()> {
@@ -29,6 +36,8 @@ pub(crate) fn run(command: KeyCommand) -> Result<()> {
         KeyCommand::Generate(args) => generate(args),
         KeyCommand::Public(args) => public(args),
         KeyCommand::Thumbprint(args) => thumbprint(args),
+        KeyCommand::List(args) => list(args),
+        KeyCommand::Rotate(args) => rotate(args),
     }
 }
 
@@ -208,4 +217,151 @@ fn thumbprint(args: ThumbprintArgs) -> Result<()> {
         .and_then(|key| Ok(key.jwk()?.thumbprint()?))
         .with_context(|| format!("key file {}", args.file.display()))?;
     output::line(&thumbprint)
+}
+
+// ---- the issuer's keys -----------------------------------------------------------------------
+
+#[derive(Debug, Args)]
+#[command(
+    about = "List the issuer's signing keys and their states",
+    long_about = "List the issuer's signing keys (in its database): kid, algorithm, state \
+        (next: published, not signing yet; active: signs; retired: published until the tokens \
+        it signed have expired) and dates. Uses the same --config and TESSERA_* variables as \
+        `tessera serve`.",
+    after_help = "Examples:\n  tessera key list\n  tessera key list --json --config tessera.toml"
+)]
+pub(crate) struct ListArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn date(secs: Option<i64>) -> String {
+    secs.and_then(|s| crate::dates::rfc3339(s as f64))
+        .unwrap_or_else(|| "-".to_owned())
+}
+
+fn list(args: ListArgs) -> Result<()> {
+    let keys = block_on(async {
+        let ctx = args.config.context().await?;
+        let keys = ctx.key_manager(Metrics::new()).list().await?;
+        ctx.store.close().await;
+        Ok(keys)
+    })?;
+    if args.json {
+        let rows: Vec<_> = keys
+            .iter()
+            .map(|k| {
+                serde_json::json!({
+                    "kid": k.kid, "alg": k.alg, "state": k.state.as_str(),
+                    "created_at": k.created_at, "activated_at": k.activated_at,
+                    "retired_at": k.retired_at, "delete_after": k.delete_after,
+                })
+            })
+            .collect();
+        return output::json(&rows);
+    }
+    let mut text = format!(
+        "{:<43}  {:<5}  {:<7}  {:<20}  {:<20}  {:<20}  {}\n",
+        "KID", "ALG", "STATE", "CREATED", "ACTIVATED", "RETIRED", "DELETE AFTER"
+    );
+    for k in &keys {
+        text.push_str(&format!(
+            "{:<43}  {:<5}  {:<7}  {:<20}  {:<20}  {:<20}  {}\n",
+            k.kid,
+            k.alg,
+            k.state.as_str(),
+            date(Some(k.created_at)),
+            date(k.activated_at),
+            date(k.retired_at),
+            date(k.delete_after),
+        ));
+    }
+    output::stdout(text.as_bytes())
+}
+
+#[derive(Debug, Args)]
+#[command(
+    about = "Rotate the issuer's signing key",
+    long_about = "Rotate the issuer's signing key, in its database (running instances pick the \
+        change up within keys.refresh_interval).\n\n\
+        Without --now, the safe way in two steps: the first call makes a `next` key, which is \
+        published in the JWKS at once but signs nothing yet; a later call, once it has been \
+        published for keys.publish_lead (at least two JWKS cache lifetimes), makes it the \
+        active key. The scheduled rotation (keys.rotation_period) does the same by itself.\n\n\
+        With --now, the next key (made first if there is none) signs immediately: verifiers \
+        whose cached JWKS predates it reject its tokens until they fetch the JWKS again. For \
+        a compromised key.\n\n\
+        The previous key is retired: it stays published until every token it signed has \
+        expired, then it is deleted.",
+    after_help = "Examples:\n  tessera key rotate\n  tessera key rotate --now --config tessera.toml"
+)]
+pub(crate) struct RotateArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Make the next key sign now, even if caches may not have it yet.
+    #[arg(long)]
+    now: bool,
+}
+
+fn rotate(args: RotateArgs) -> Result<()> {
+    let mode = if args.now {
+        RotateMode::Now
+    } else {
+        RotateMode::Advance
+    };
+    let (report, max_age) = block_on(async {
+        let ctx = args.config.context().await?;
+        let keys = ctx.key_manager(Metrics::new());
+        let mut report = keys.rotate(mode).await?;
+        // Another instance is rotating: wait for its lease (a few seconds at most, usually).
+        for _ in 0..20 {
+            if !report.skipped {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            report = keys.rotate(mode).await?;
+        }
+        ctx.store.close().await;
+        Ok((report, ctx.config.keys.jwks_max_age))
+    })?;
+    if report.skipped {
+        bail!("another instance holds the key rotation lock; try again in a minute");
+    }
+    for kid in &report.deleted {
+        output::note(&format!(
+            "deleted retired key {kid} (every token it signed has expired)"
+        ));
+    }
+    if let Some(created) = &report.created {
+        output::note(&format!(
+            "created {} key {} ({})",
+            created.state.as_str(),
+            created.kid,
+            created.alg
+        ));
+    }
+    if let Some(retired) = &report.retired {
+        output::note(&format!(
+            "retired key {retired}: it stays published until the tokens it signed have expired"
+        ));
+    }
+    if let Some(active) = &report.activated {
+        output::line(&format!("active key: {active}"))?;
+        if args.now {
+            output::warning(&format!(
+                "the new key signs now: verifiers that cached the JWKS before it was published \
+                 reject its tokens until they fetch it again (at most {} later)",
+                crate::dates::span(max_age.as_secs())
+            ));
+        }
+    } else if let Some(at) = report.next_signs_at {
+        output::line(&format!(
+            "next key published; run `tessera key rotate` again from {} to make it sign",
+            date(Some(at))
+        ))?;
+    }
+    Ok(())
 }

@@ -11,6 +11,7 @@ mod jwks;
 mod key;
 mod keyfile;
 mod output;
+mod serve;
 mod token;
 
 use std::process::ExitCode;
@@ -21,7 +22,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "tessera",
     version,
-    about = "JWT authentication for services: sign, verify and inspect tokens, manage keys",
+    about = "JWT authentication for services: sign, verify and inspect tokens, manage keys, run the issuer",
     long_about = "JWT authentication for services: sign, verify and inspect tokens, manage keys.\n\n\
         Exit codes: 0 success; 1 the token was rejected (or could not be decoded); \
         2 a usage error, or a key or file that could not be used.",
@@ -43,6 +44,8 @@ enum Command {
     #[command(subcommand, about = key::ABOUT, long_about = key::LONG_ABOUT)]
     Key(key::KeyCommand),
     Jwks(jwks::JwksArgs),
+    #[command(about = serve::ABOUT)]
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         Command::Token(command) => token::run(command),
         Command::Key(command) => key::run(command),
         Command::Jwks(args) => jwks::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     exit::code(result)
 }
