@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .merge(publish::routes())
         .merge(ops::routes())
+        .merge(crate::auth::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Innermost: the body limit (axum's extractors read it too, so a chunked body that

@@ -46,15 +46,19 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod keys;
 pub mod metrics;
 pub mod ops;
+pub mod password;
 pub mod publish;
 pub mod serve;
 pub mod state;
 pub mod store;
+pub mod throttle;
+pub mod tokens;
 
 /// What the CLI's administration commands share: configuration, store and master keys
 /// loaded the way `tessera serve` loads them.

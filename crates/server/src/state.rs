@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use tessera_jwt::{Clock, SystemClock};
 
+use crate::auth::Auth;
 use crate::config::{Config, ConfigError, MasterKeySource};
 use crate::keys::{KeyError, KeyManager, MasterKey, MasterKeyRing, RotationPolicy, RotationReport};
 use crate::metrics::Metrics;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub keys: Arc<KeyManager>,
     /// Counters and histograms.
     pub metrics: Metrics,
+    /// Password hashing, login throttling, verification of tessera's own tokens.
+    pub auth: Arc<Auth>,
 }
 
 impl AppState {
@@ -40,6 +43,7 @@ impl AppState {
         metrics: Metrics,
     ) -> Self {
         Self {
+            auth: Arc::new(Auth::new(&config, clock.clone())),
             config,
             store,
             clock,
