@@ -368,6 +368,14 @@ impl KeyManager {
             }
             report = self.rotate(RotateMode::Scheduled).await?;
             if !report.skipped {
+                if self.current.load().active.is_none() {
+                    // The table has an active key this instance cannot use (wrong master key,
+                    // damaged row): say why rather than wait.
+                    let problem = self.current.load().problem.clone();
+                    return Err(KeyError::Corrupt(
+                        problem.unwrap_or_else(|| "the active key cannot be loaded".into()),
+                    ));
+                }
                 continue;
             }
             // Another instance is creating it: give it time.
