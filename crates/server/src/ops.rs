@@ -1,6 +1,8 @@
 //! Operations endpoints: `/healthz` (the process answers), `/readyz` (the database answers
 //! and a signing key is loaded: 200, else 503 with the reason), `/metrics` (Prometheus).
 
+use std::time::Duration;
+
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -11,6 +13,9 @@ use serde_json::json;
 use crate::error::ApiError;
 use crate::metrics;
 use crate::state::AppState;
+
+/// How long `/readyz` waits for the database (probes have short timeouts of their own).
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The operations routes.
 pub fn routes() -> Router<AppState> {
@@ -30,9 +35,19 @@ async fn healthz() -> Response {
 
 async fn readyz(State(state): State<AppState>) -> Response {
     let mut problems = Vec::new();
-    if let Err(e) = state.store.ping().await {
-        tracing::warn!(error = %e, "readiness: database unreachable");
-        problems.push("database unreachable".to_owned());
+    match tokio::time::timeout(PING_TIMEOUT, state.store.ping()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: database unreachable");
+            problems.push("database unreachable".to_owned());
+        }
+        Err(_) => {
+            tracing::warn!("readiness: the database did not answer in time");
+            problems.push(format!(
+                "database did not answer within {} s",
+                PING_TIMEOUT.as_secs()
+            ));
+        }
     }
     if let Err(why) = state.keys.readiness() {
         problems.push(why);
