@@ -1,0 +1,70 @@
+//! The issuer's authentication side over real HTTP on 127.0.0.1: every case runs against an
+//! SQLite file and against PostgreSQL (a fresh schema per case, through the store contract
+//! tests' harness; PostgreSQL must be reachable — see `scripts/ensure-postgres`).
+//!
+//! - `flow`: login → userinfo → refresh → logout, reuse detection, concurrent refreshes,
+//!   disabled users, key rotation, the database going away.
+//! - `oauth`: `/oauth2/token` grants, client authentication, revocation, introspection.
+//! - `input`: malformed, misplaced and oversized input is a 4xx with an OAuth error body.
+//! - `throttle`: login throttling and enumeration resistance.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "../harness/mod.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod harness;
+mod support;
+
+mod flow;
+mod input;
+mod oauth;
+mod throttle;
+
+/// Instantiates every case for both backends: `sqlite::case` and `postgres::case`.
+macro_rules! on_both_backends {
+    ($($module:ident :: $case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    crate::harness::sqlite(crate::$module::$case).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    crate::harness::postgres(crate::$module::$case).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    flow::whole_flow,
+    flow::access_token_has_the_pinned_shape,
+    flow::reuse_after_grace_revokes_the_family,
+    flow::retry_within_grace_keeps_one_chain,
+    flow::fifty_concurrent_refreshes_leave_one_chain,
+    flow::fifty_concurrent_refreshes_without_grace_revoke,
+    flow::disabled_users_cannot_log_in_or_refresh,
+    flow::userinfo_follows_key_rotation,
+    flow::database_gone_is_503,
+    flow::rehash_on_login_when_parameters_change,
+    oauth::password_grant_without_client,
+    oauth::password_grant_with_client_and_scopes,
+    oauth::refresh_grant_is_bound_to_the_client,
+    oauth::client_credentials,
+    oauth::client_authentication_failures,
+    oauth::revocation,
+    oauth::introspection,
+    input::bad_json_bodies,
+    input::bad_form_bodies,
+    input::huge_bodies_are_413,
+    input::tokens_in_the_wrong_place,
+    throttle::login_is_throttled_per_account,
+    throttle::login_is_throttled_per_address,
+    throttle::unknown_user_and_wrong_password_answer_alike,
+);
