@@ -4,6 +4,7 @@
 //! command lives in its own module, and each turns its raw flags into validated settings
 //! before it does anything.
 
+mod client;
 mod dates;
 mod exit;
 mod input;
@@ -13,6 +14,7 @@ mod keyfile;
 mod output;
 mod serve;
 mod token;
+mod user;
 
 use std::process::ExitCode;
 
@@ -46,6 +48,10 @@ enum Command {
     Jwks(jwks::JwksArgs),
     #[command(about = serve::ABOUT)]
     Serve(serve::ServeArgs),
+    #[command(subcommand, about = user::ABOUT)]
+    User(user::UserCommand),
+    #[command(subcommand, about = client::ABOUT)]
+    Client(client::ClientCommand),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +61,8 @@ fn main() -> ExitCode {
         Command::Key(command) => key::run(command),
         Command::Jwks(args) => jwks::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::User(command) => user::run(command),
+        Command::Client(command) => client::run(command),
     };
     exit::code(result)
 }

@@ -1,0 +1,420 @@
+//! `tessera user …`: the issuer's user accounts, in its database (same `--config` and
+//! `TESSERA_*` environment as `tessera serve`).
+
+use std::io::{IsTerminal, Read};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use tessera_jwt::SecretString;
+use tessera_server::admin;
+use tessera_server::auth::password_params;
+use tessera_server::password::{MAX_PASSWORD_LEN, Passwords};
+use tessera_server::store::{NewUser, StoreError, User, revocation_reason};
+use zeroize::Zeroizing;
+
+use crate::output;
+use crate::serve::{ConfigArgs, block_on};
+
+pub(crate) const ABOUT: &str =
+    "Manage the issuer's users: add, list, disable, enable, roles, password";
+
+/// Longest username (bytes).
+const MAX_USERNAME_LEN: usize = 256;
+
+// The `tessera user` subcommands (their help is on each argument struct).
+#[derive(Debug, Subcommand)]
+pub(crate) enum UserCommand {
+    Add(AddArgs),
+    List(ListArgs),
+    Disable(NameArgs),
+    Enable(NameArgs),
+    SetRoles(SetRolesArgs),
+    Passwd(PasswdArgs),
+}
+
+pub(crate) fn run(command: UserCommand) -> Result<()> {
+    match command {
+        UserCommand::Add(args) => add(args),
+        UserCommand::List(args) => list(args),
+        UserCommand::Disable(args) => set_disabled(args, true),
+        UserCommand::Enable(args) => set_disabled(args, false),
+        UserCommand::SetRoles(args) => set_roles(args),
+        UserCommand::Passwd(args) => passwd(args),
+    }
+}
+
+/// Where the password comes from.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct PasswordSource {
+    /// Read the password from standard input (one trailing newline is dropped). Without it,
+    /// the password is asked on the terminal, twice; a standard input that is not a terminal
+    /// is refused.
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+impl PasswordSource {
+    fn read(&self) -> Result<SecretString> {
+        let password = if self.password_stdin {
+            let mut raw = Zeroizing::new(Vec::new());
+            std::io::stdin()
+                .take(MAX_PASSWORD_LEN as u64 + 3)
+                .read_to_end(&mut raw)
+                .context("reading the password from standard input")?;
+            let mut text = Zeroizing::new(
+                String::from_utf8(std::mem::take(&mut *raw))
+                    .map_err(|_| anyhow::anyhow!("the password on standard input is not UTF-8"))?,
+            );
+            if text.ends_with('\n') {
+                text.pop();
+                if text.ends_with('\r') {
+                    text.pop();
+                }
+            }
+            SecretString::new(std::mem::take(&mut *text))
+        } else {
+            if !std::io::stdin().is_terminal() {
+                bail!(
+                    "standard input is not a terminal: pass --password-stdin to read the password from it"
+                );
+            }
+            let first = Zeroizing::new(
+                rpassword::prompt_password("password: ").context("reading the password")?,
+            );
+            let second = Zeroizing::new(
+                rpassword::prompt_password("password again: ").context("reading the password")?,
+            );
+            if *first != *second {
+                bail!("the passwords differ");
+            }
+            SecretString::new(first.to_string())
+        };
+        if password.expose().is_empty() {
+            bail!("the password is empty");
+        }
+        if password.expose().len() > MAX_PASSWORD_LEN {
+            bail!("the password is longer than {MAX_PASSWORD_LEN} bytes");
+        }
+        Ok(password)
+    }
+}
+
+/// Refuses names that could not be typed back or shown safely.
+fn check_username(name: &str) -> Result<()> {
+    if name.is_empty() {
+        bail!("the username is empty");
+    }
+    if name.len() > MAX_USERNAME_LEN {
+        bail!("the username is longer than {MAX_USERNAME_LEN} bytes");
+    }
+    if name.chars().any(char::is_control) {
+        bail!("the username holds a control character");
+    }
+    if name.trim() != name {
+        bail!("the username starts or ends with white space");
+    }
+    Ok(())
+}
+
+fn check_roles(roles: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for role in roles {
+        if role.is_empty()
+            || role.len() > 128
+            || role.chars().any(|c| c.is_control() || c.is_whitespace())
+        {
+            bail!("invalid role {role:?}: 1 to 128 characters, no white space");
+        }
+        if !out.contains(role) {
+            out.push(role.clone());
+        }
+    }
+    Ok(out)
+}
+
+async fn hasher(ctx: &admin::Context) -> Result<Passwords> {
+    Passwords::try_new(&password_params(&ctx.config)).context("the [passwords] settings")
+}
+
+async fn find(ctx: &admin::Context, name: &str) -> Result<User> {
+    ctx.store
+        .user_by_username(name)
+        .await?
+        .with_context(|| format!("no user named {name:?}"))
+}
+
+#[derive(Debug, Args)]
+#[command(
+    about = "Add a user",
+    long_about = "Add a user with a password (hashed with argon2id, as configured in \
+        [passwords]) and roles. The password is read from standard input with \
+        --password-stdin, else asked on the terminal.\n\n\
+        Exit codes: 0 added; 2 usage error, the name is taken, or the database cannot be used.",
+    after_help = "Examples:\n  \
+        tessera user add alice --role admin --role user\n  \
+        printf '%s' \"$PASSWORD\" | tessera user add bob --password-stdin"
+)]
+pub(crate) struct AddArgs {
+    /// The username (exact: case and spaces count).
+    name: String,
+    /// A role (repeat for several).
+    #[arg(long = "role", value_name = "ROLE")]
+    roles: Vec<String>,
+    #[command(flatten)]
+    password: PasswordSource,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+fn add(args: AddArgs) -> Result<()> {
+    check_username(&args.name)?;
+    let roles = check_roles(&args.roles)?;
+    let password = args.password.read()?;
+    let user = block_on(async {
+        let ctx = args.config.context().await?;
+        let hash = hasher(&ctx)
+            .await?
+            .hash(password)
+            .await
+            .context("hashing the password")?;
+        let now = ctx.clock.now();
+        let created = ctx
+            .store
+            .create_user(
+                NewUser {
+                    username: &args.name,
+                    password_hash: Some(&hash),
+                    roles: &roles,
+                },
+                now,
+            )
+            .await;
+        ctx.store.close().await;
+        match created {
+            Err(StoreError::Conflict { .. }) => bail!("a user named {:?} exists", args.name),
+            other => Ok(other?),
+        }
+    })?;
+    output::note(&format!("added user {} ({})", user.username, user.id));
+    output::line(&user.id)
+}
+
+#[derive(Debug, Args)]
+#[command(
+    about = "List the users",
+    long_about = "List the users: username, id (the `sub` of their tokens), roles, whether \
+        disabled, and when created.\n\nExit codes: 0 listed; 2 the database cannot be used."
+)]
+pub(crate) struct ListArgs {
+    /// Print JSON (an array of objects) instead of a table.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+fn list(args: ListArgs) -> Result<()> {
+    let users = block_on(async {
+        let ctx = args.config.context().await?;
+        let users = ctx.store.list_users().await;
+        ctx.store.close().await;
+        Ok(users?)
+    })?;
+    if args.json {
+        let rows: Vec<_> = users
+            .iter()
+            .map(|u| {
+                serde_json::json!({
+                    "username": u.username, "id": u.id, "roles": u.roles,
+                    "disabled": u.disabled, "has_password": u.password_hash.is_some(),
+                    "created_at": u.created_at, "updated_at": u.updated_at,
+                })
+            })
+            .collect();
+        return output::json(&rows);
+    }
+    let width = users
+        .iter()
+        .map(|u| u.username.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("USERNAME".len());
+    let mut text = format!(
+        "{:<width$}  {:<36}  {:<8}  {:<20}  ROLES\n",
+        "USERNAME", "ID", "STATUS", "CREATED"
+    );
+    for u in &users {
+        text.push_str(&format!(
+            "{:<width$}  {:<36}  {:<8}  {:<20}  {}\n",
+            u.username,
+            u.id,
+            if u.disabled { "disabled" } else { "active" },
+            crate::dates::rfc3339(u.created_at as f64).unwrap_or_else(|| "-".to_owned()),
+            u.roles.join(","),
+        ));
+    }
+    output::stdout(text.as_bytes())
+}
+
+#[derive(Debug, Args)]
+#[command(
+    about = "Disable or enable a user (disabling also ends the user's sessions)",
+    long_about = "Disable a user: no login, no refresh, and every session (refresh token \
+        family) is revoked now; access tokens already issued expire on their own (minutes). \
+        Enable lets the user log in again (the revoked sessions stay revoked).\n\n\
+        Exit codes: 0 done; 2 no such user, or the database cannot be used."
+)]
+pub(crate) struct NameArgs {
+    /// The username.
+    name: String,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+fn set_disabled(args: NameArgs, disabled: bool) -> Result<()> {
+    let revoked = block_on(async {
+        let ctx = args.config.context().await?;
+        let outcome = async {
+            let user = find(&ctx, &args.name).await?;
+            let now = ctx.clock.now();
+            ctx.store.set_user_disabled(&user.id, disabled, now).await?;
+            let revoked = if disabled {
+                ctx.store
+                    .revoke_user_refresh_families(&user.id, revocation_reason::USER_DISABLED, now)
+                    .await?
+            } else {
+                0
+            };
+            Ok::<_, anyhow::Error>(revoked)
+        }
+        .await;
+        ctx.store.close().await;
+        outcome
+    })?;
+    if disabled {
+        output::note(&format!(
+            "disabled user {}; {revoked} session(s) revoked",
+            args.name
+        ));
+    } else {
+        output::note(&format!("enabled user {}", args.name));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+#[command(
+    about = "Replace a user's roles",
+    long_about = "Replace a user's roles with those given (none: no role). Access tokens carry \
+        the roles of the moment they were issued: the change shows in the next refresh.\n\n\
+        Exit codes: 0 done; 2 no such user, or the database cannot be used.",
+    after_help = "Example:\n  tessera user set-roles alice admin user"
+)]
+pub(crate) struct SetRolesArgs {
+    /// The username.
+    name: String,
+    /// The new roles.
+    #[arg(value_name = "ROLE")]
+    roles: Vec<String>,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+fn set_roles(args: SetRolesArgs) -> Result<()> {
+    let roles = check_roles(&args.roles)?;
+    block_on(async {
+        let ctx = args.config.context().await?;
+        let outcome = async {
+            let user = find(&ctx, &args.name).await?;
+            ctx.store
+                .set_user_roles(&user.id, &roles, ctx.clock.now())
+                .await?;
+            Ok::<_, anyhow::Error>(())
+        }
+        .await;
+        ctx.store.close().await;
+        outcome
+    })?;
+    output::note(&format!(
+        "roles of {}: {}",
+        args.name,
+        if roles.is_empty() {
+            "(none)".to_owned()
+        } else {
+            roles.join(", ")
+        }
+    ));
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+#[command(
+    about = "Set a user's password (ends the user's sessions)",
+    long_about = "Set a user's password, read from standard input with --password-stdin or \
+        asked on the terminal. Every session of the user is revoked.\n\n\
+        Exit codes: 0 done; 2 no such user, or the database cannot be used."
+)]
+pub(crate) struct PasswdArgs {
+    /// The username.
+    name: String,
+    #[command(flatten)]
+    password: PasswordSource,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+fn passwd(args: PasswdArgs) -> Result<()> {
+    let password = args.password.read()?;
+    let revoked = block_on(async {
+        let ctx = args.config.context().await?;
+        let outcome = async {
+            let user = find(&ctx, &args.name).await?;
+            let hash = hasher(&ctx)
+                .await?
+                .hash(password)
+                .await
+                .context("hashing the password")?;
+            let now = ctx.clock.now();
+            ctx.store
+                .set_user_password_hash(&user.id, Some(&hash), now)
+                .await?;
+            Ok::<_, anyhow::Error>(
+                ctx.store
+                    .revoke_user_refresh_families(
+                        &user.id,
+                        revocation_reason::PASSWORD_CHANGED,
+                        now,
+                    )
+                    .await?,
+            )
+        }
+        .await;
+        ctx.store.close().await;
+        outcome
+    })?;
+    output::note(&format!(
+        "password of {} changed; {revoked} session(s) revoked",
+        args.name
+    ));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_and_roles_are_checked() {
+        assert!(check_username("alice").is_ok());
+        assert!(check_username("Jean Dupont").is_ok());
+        for bad in ["", " alice", "alice\n", "a\u{0}b", &"x".repeat(257)] {
+            assert!(check_username(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            check_roles(&["a".into(), "b".into(), "a".into()]).unwrap(),
+            ["a", "b"]
+        );
+        assert!(check_roles(&["two words".into()]).is_err());
+        assert!(check_roles(&[String::new()]).is_err());
+    }
+}
