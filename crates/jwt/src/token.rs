@@ -3,14 +3,19 @@
 //! An [`UnverifiedToken`] exposes its header (needed to pick a key) and nothing else; only
 //! [`verify`] and [`verify_jws`] turn it into a [`Verified`] token whose claims can be read.
 
+use std::borrow::Cow;
+use std::fmt;
+
 use serde::Serialize;
-use serde::de::DeserializeOwned;
+use serde::de::{self, DeserializeOwned, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
+use crate::algorithm::Algorithm;
 use crate::b64;
-use crate::claims::RegisteredClaims;
+use crate::claims::{Audience, NumericDate, RegisteredClaims};
 use crate::error::{Error, Result};
 use crate::header::Header;
+use crate::json::{NameSeed, Scalar, TopLevel};
 use crate::key::SigningKey;
 use crate::keyset::KeySource;
 use crate::validation::Validation;
@@ -33,7 +38,7 @@ pub(crate) fn split(token: &str, max_len: usize) -> Result<Segments<'_>> {
     if token.is_empty() {
         return Err(Error::Malformed("empty token".into()));
     }
-    if token.bytes().any(|b| b.is_ascii_whitespace()) {
+    if has_whitespace(token.as_bytes()) {
         return Err(Error::Malformed("token contains whitespace".into()));
     }
     let mut parts = token.split('.');
@@ -56,15 +61,80 @@ pub(crate) fn split(token: &str, max_len: usize) -> Result<Segments<'_>> {
     })
 }
 
+/// Whether `bytes` holds ASCII whitespace. Every whitespace byte is at most `b' '`, and no
+/// byte of a well-formed token is, so the common case is one pass that the compiler
+/// vectorizes, with no early exit.
+fn has_whitespace(bytes: &[u8]) -> bool {
+    let low = bytes.iter().fold(false, |seen, &b| seen | (b <= b' '));
+    low && bytes.iter().any(u8::is_ascii_whitespace)
+}
+
 pub(crate) fn decode_segment(segment: &str, what: &str) -> Result<Vec<u8>> {
     b64::decode(segment).ok_or_else(|| Error::Malformed(format!("{what} is not strict base64url")))
 }
 
 pub(crate) fn parse_header(segment: &str) -> Result<Header> {
-    let bytes = decode_segment(segment, "header")?;
+    let bytes = b64::decode_small::<256>(segment)
+        .ok_or_else(|| Error::Malformed("header is not strict base64url".into()))?;
+    let bytes = bytes.as_slice();
+    if let Some(header) = common_header(bytes) {
+        return Ok(header);
+    }
     let map =
-        crate::json::parse_object(&bytes).map_err(|e| Error::Malformed(format!("header: {e}")))?;
+        crate::json::parse_object(bytes).map_err(|e| Error::Malformed(format!("header: {e}")))?;
     Header::from_map(map)
+}
+
+/// The header of nearly every token, read in one pass: an object of `alg` and, at most once
+/// each, `typ`, `kid` and `cty`, every one a string. Anything else (another member, another
+/// type, a duplicate, a bad `alg`) gives `None`, and [`Header::from_map`] decides, with its
+/// precise error; so this accepts only what that accepts, with the same result.
+fn common_header(bytes: &[u8]) -> Option<Header> {
+    struct Common;
+
+    impl<'de> Visitor<'de> for Common {
+        type Value = Header;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JOSE header")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Header, A::Error> {
+            let other = || de::Error::custom("not a common header");
+            let mut alg: Option<Algorithm> = None;
+            let (mut typ, mut kid, mut cty) = (None, None, None);
+            while let Some(name) = map.next_key_seed(NameSeed)? {
+                let slot = match &*name {
+                    "alg" if alg.is_none() => {
+                        let value: Cow<'de, str> = map.next_value_seed(NameSeed)?;
+                        alg = Some(value.parse().map_err(|_| other())?);
+                        continue;
+                    }
+                    "typ" => &mut typ,
+                    "kid" => &mut kid,
+                    "cty" => &mut cty,
+                    _ => return Err(other()),
+                };
+                if slot.is_some() {
+                    return Err(other());
+                }
+                *slot = Some(map.next_value::<String>()?);
+            }
+            Ok(Header {
+                alg: alg.ok_or_else(other)?,
+                typ,
+                kid,
+                cty,
+                crit: None,
+                extra: Map::new(),
+            })
+        }
+    }
+
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let header = de::Deserializer::deserialize_map(&mut de, Common).ok()?;
+    de.end().ok()?;
+    Some(header)
 }
 
 /// A token split and its header parsed; the signature is not yet checked, so the payload is
@@ -73,7 +143,8 @@ pub(crate) fn parse_header(segment: &str) -> Result<Header> {
 pub struct UnverifiedToken<'a> {
     header: Header,
     payload_b64: &'a str,
-    signature: Vec<u8>,
+    /// Fits in place for HMAC, ECDSA and Ed25519.
+    signature: b64::Decoded<132>,
     signing_input: &'a str,
 }
 
@@ -83,8 +154,9 @@ impl<'a> UnverifiedToken<'a> {
     pub fn parse(token: &'a str, max_len: usize) -> Result<Self> {
         let seg = split(token, max_len)?;
         let header = parse_header(seg.header)?;
-        let signature = decode_segment(seg.signature, "signature")?;
-        if signature.is_empty() {
+        let signature = b64::decode_small(seg.signature)
+            .ok_or_else(|| Error::Malformed("signature is not strict base64url".into()))?;
+        if signature.as_slice().is_empty() {
             return Err(Error::Malformed("empty signature".into()));
         }
         Ok(UnverifiedToken {
@@ -100,31 +172,18 @@ impl<'a> UnverifiedToken<'a> {
         &self.header
     }
 
-    /// Checks the header rules and the signature; returns the header and the payload bytes.
-    fn verify_signature(
-        self,
-        keys: &impl KeySource,
-        validation: &Validation,
-    ) -> Result<(Header, Vec<u8>)> {
+    /// Checks the header rules and the signature; returns the payload bytes.
+    fn verify_signature(&self, keys: &impl KeySource, validation: &Validation) -> Result<Vec<u8>> {
         validation.check_header(&self.header)?;
-        let candidates = keys.candidates(&self.header)?;
-        let mut last = Error::InvalidSignature;
-        let mut ok = false;
-        for key in candidates {
-            match key.verify(self.signing_input.as_bytes(), &self.signature) {
-                Ok(()) => {
-                    ok = true;
-                    break;
-                }
-                Err(e @ Error::KeyNotUsable(_)) => last = e,
-                Err(_) => last = Error::InvalidSignature,
+        let mut last = None;
+        for key in keys.candidates(&self.header)? {
+            match key.verify(self.signing_input.as_bytes(), self.signature.as_slice()) {
+                Ok(()) => return decode_segment(self.payload_b64, "payload"),
+                Err(e @ Error::KeyNotUsable(_)) => last = Some(e),
+                Err(_) => last = None,
             }
         }
-        if !ok {
-            return Err(last);
-        }
-        let payload = decode_segment(self.payload_b64, "payload")?;
-        Ok((self.header, payload))
+        Err(last.unwrap_or(Error::InvalidSignature))
     }
 }
 
@@ -190,8 +249,23 @@ pub fn verify<T: DeserializeOwned>(
     keys: &impl KeySource,
     validation: &Validation,
 ) -> Result<Verified<T>> {
-    let (header, payload) = UnverifiedToken::parse(token, validation.max_token_len)?
-        .verify_signature(keys, validation)?;
+    let token = UnverifiedToken::parse(token, validation.max_token_len)?;
+    let payload = token.verify_signature(keys, validation)?;
+    let header = token.header;
+    // One strict pass that fills `T` and the registered claims together. Custom checks need
+    // the claims as a map, and any failure is read again below for its precise error.
+    if !validation.has_custom_checks()
+        && let Some(mut top) = Registered::new(&validation.required)
+        && let Ok(claims) = crate::json::from_slice_with::<T, _>(&payload, &mut top)
+        && top.complete
+    {
+        validation.check_registered(&top.claims, |claim| top.has(claim))?;
+        return Ok(Verified {
+            header,
+            registered: top.claims,
+            claims,
+        });
+    }
     let claims: Map<String, Value> = crate::json::parse_object(&payload)
         .map_err(|e| Error::InvalidClaims(format!("the payload is not a JSON claims set: {e}")))?;
     let registered = validation.check_claims(&header, &claims)?;
@@ -211,9 +285,187 @@ pub fn verify_jws(
     keys: &impl KeySource,
     validation: &Validation,
 ) -> Result<VerifiedJws> {
-    let (header, payload) = UnverifiedToken::parse(token, validation.max_token_len)?
-        .verify_signature(keys, validation)?;
-    Ok(VerifiedJws { header, payload })
+    let token = UnverifiedToken::parse(token, validation.max_token_len)?;
+    let payload = token.verify_signature(keys, validation)?;
+    Ok(VerifiedJws {
+        header: token.header,
+        payload,
+    })
+}
+
+/// The registered claims of a claims set, and which required claims it has, gathered while
+/// `T` is read.
+///
+/// It accepts exactly the values [`RegisteredClaims::from_map`] accepts and reads them the
+/// same way; anything else fails the one pass, and `from_map` then gives its precise error.
+struct Registered<'v> {
+    claims: RegisteredClaims,
+    required: &'v [String],
+    /// Bit `i` is set when `required[i]` is not a registered claim: only those are looked
+    /// for among the member names (a registered one is present when its field is set).
+    plain: u64,
+    /// Bit `i` is set when `required[i]` is present.
+    found: u64,
+    /// The registered claim whose value is being read.
+    pending: Option<Claim>,
+    /// The pending claim's value has been seen.
+    seen: bool,
+    /// A registered claim was not what `from_map` accepts (or not seen whole).
+    failed: bool,
+    /// The outermost object was read to its end, with every registered claim accepted.
+    complete: bool,
+}
+
+const fn three(name: &[u8; 3]) -> u32 {
+    u32::from_le_bytes([name[0], name[1], name[2], 0])
+}
+const ISS: u32 = three(b"iss");
+const SUB: u32 = three(b"sub");
+const AUD: u32 = three(b"aud");
+const EXP: u32 = three(b"exp");
+const NBF: u32 = three(b"nbf");
+const IAT: u32 = three(b"iat");
+const JTI: u32 = three(b"jti");
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Claim {
+    Iss,
+    Sub,
+    Aud,
+    Exp,
+    Nbf,
+    Iat,
+    Jti,
+}
+
+impl Claim {
+    /// The registered claim of this name. Every one has three bytes: they are compared as
+    /// one number.
+    #[inline]
+    fn of(name: &str) -> Option<Claim> {
+        match *name.as_bytes() {
+            [a, b, c] => match u32::from_le_bytes([a, b, c, 0]) {
+                ISS => Some(Claim::Iss),
+                SUB => Some(Claim::Sub),
+                AUD => Some(Claim::Aud),
+                EXP => Some(Claim::Exp),
+                NBF => Some(Claim::Nbf),
+                IAT => Some(Claim::Iat),
+                JTI => Some(Claim::Jti),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+impl<'v> Registered<'v> {
+    /// `None` when there are too many required claims to track in `found`.
+    fn new(required: &'v [String]) -> Option<Self> {
+        (required.len() <= 64).then(|| Registered {
+            claims: RegisteredClaims::default(),
+            required,
+            plain: required
+                .iter()
+                .enumerate()
+                .filter(|(_, name)| Claim::of(name).is_none())
+                .fold(0, |mask, (i, _)| mask | 1 << i),
+            found: 0,
+            pending: None,
+            seen: false,
+            failed: false,
+            complete: false,
+        })
+    }
+
+    fn has(&self, name: &str) -> bool {
+        let c = &self.claims;
+        match Claim::of(name) {
+            Some(Claim::Iss) => c.iss.is_some(),
+            Some(Claim::Sub) => c.sub.is_some(),
+            Some(Claim::Aud) => c.aud.is_some(),
+            Some(Claim::Exp) => c.exp.is_some(),
+            Some(Claim::Nbf) => c.nbf.is_some(),
+            Some(Claim::Iat) => c.iat.is_some(),
+            Some(Claim::Jti) => c.jti.is_some(),
+            None => self
+                .required
+                .iter()
+                .position(|r| r == name)
+                .is_some_and(|i| self.found & (1 << i) != 0),
+        }
+    }
+
+    /// A claim whose value was never seen cannot be vouched for.
+    #[inline]
+    fn close_pending(&mut self) {
+        if self.pending.take().is_some() && !self.seen {
+            self.failed = true;
+        }
+        self.seen = false;
+    }
+}
+
+impl TopLevel for Registered<'_> {
+    #[inline]
+    fn member(&mut self, name: &str) -> bool {
+        self.close_pending();
+        if self.plain != 0 {
+            for (i, required) in self.required.iter().enumerate() {
+                if self.plain & (1 << i) != 0 && required == name {
+                    self.found |= 1 << i;
+                }
+            }
+        }
+        self.pending = Claim::of(name);
+        self.pending.is_some()
+    }
+
+    fn value(&mut self, part: Scalar<'_>) -> std::result::Result<(), String> {
+        let c = &mut self.claims;
+        let date = |secs| NumericDate::from_f64(secs).ok();
+        let first = !self.seen;
+        let ok = match (self.pending, part) {
+            (Some(Claim::Iss), Scalar::Str(s)) if first => c.iss.replace(s.to_owned()).is_none(),
+            (Some(Claim::Sub), Scalar::Str(s)) if first => c.sub.replace(s.to_owned()).is_none(),
+            (Some(Claim::Jti), Scalar::Str(s)) if first => c.jti.replace(s.to_owned()).is_none(),
+            (Some(Claim::Aud), Scalar::Str(s)) if first => {
+                c.aud.replace(Audience::One(s.to_owned())).is_none()
+            }
+            (Some(Claim::Aud), Scalar::Array) if first => {
+                c.aud.replace(Audience::Many(Vec::new())).is_none()
+            }
+            (Some(Claim::Aud), Scalar::Item(s)) => match &mut c.aud {
+                Some(Audience::Many(all)) => {
+                    all.push(s.to_owned());
+                    true
+                }
+                _ => false,
+            },
+            (Some(Claim::Exp), Scalar::Number(n)) if first => {
+                date(n).is_some_and(|d| c.exp.replace(d).is_none())
+            }
+            (Some(Claim::Nbf), Scalar::Number(n)) if first => {
+                date(n).is_some_and(|d| c.nbf.replace(d).is_none())
+            }
+            (Some(Claim::Iat), Scalar::Number(n)) if first => {
+                date(n).is_some_and(|d| c.iat.replace(d).is_none())
+            }
+            _ => false,
+        };
+        self.seen = true;
+        if ok {
+            Ok(())
+        } else {
+            self.failed = true;
+            Err("a registered claim is left to the precise check".into())
+        }
+    }
+
+    fn end(&mut self) {
+        self.close_pending();
+        self.complete = !self.failed;
+    }
 }
 
 /// Signs `claims` as a JWT with `key`. The header's `alg` must be the key's.
@@ -248,4 +500,191 @@ pub fn sign_jws(key: &SigningKey, header: &Header, payload: &[u8]) -> Result<Str
     out.push('.');
     b64::encode_into(&signature, &mut out);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn whitespace_is_found_anywhere() {
+        assert!(!has_whitespace(b"eyJhbGciOiJIUzI1NiJ9.e30.c2ln-_"));
+        for ws in [b' ', b'\t', b'\n', b'\r', 0x0c] {
+            for at in [0, 7, 40] {
+                let mut token =
+                    b"eyJhbGciOiJIUzI1NiJ9.e30.c2lnYXR1cmUtYW5kLW1vcmUtYnl0ZXM".to_vec();
+                token[at] = ws;
+                assert!(has_whitespace(&token), "{ws:#x} at {at}");
+            }
+        }
+        // Control bytes below the space are not whitespace: base64url refuses them later.
+        assert!(!has_whitespace(b"a\x01b\x1fc"));
+    }
+
+    /// What `Header::from_map` makes of a header, as `parse_header` did before the fast path.
+    fn header_by_map(json: &str) -> Result<Header> {
+        let map = crate::json::parse_object(json.as_bytes())
+            .map_err(|e| Error::Malformed(format!("header: {e}")))?;
+        Header::from_map(map)
+    }
+
+    #[test]
+    fn the_common_header_path_agrees_with_from_map() {
+        for json in [
+            r#"{"alg":"HS256"}"#,
+            r#"{"alg":"ES256","typ":"at+jwt","kid":"2026-11"}"#,
+            r#"{"kid":"k\u0031","cty":"JWT","typ":"JWT","alg":"EdDSA"}"#,
+            r#" {"alg" : "RS256" } "#,
+            r#"{"alg":"HS256","alg":"HS256"}"#,
+            r#"{"alg":"HS256","kid":"a","kid":"a"}"#,
+            r#"{"alg":"none"}"#,
+            r#"{"alg":"hs256"}"#,
+            r#"{"alg":1}"#,
+            r#"{"typ":"JWT"}"#,
+            r#"{"alg":"HS256","typ":null}"#,
+            r#"{"alg":"HS256","kid":5}"#,
+            r#"{"alg":"HS256","crit":["x"],"x":1}"#,
+            r#"{"alg":"HS256","b64":false}"#,
+            r#"{"alg":"HS256","jwk":{}}"#,
+            r#"{"alg":"HS256"} x"#,
+            r#"["alg"]"#,
+        ] {
+            let fast = common_header(json.as_bytes());
+            let slow = header_by_map(json);
+            if let Some(fast) = &fast {
+                assert_eq!(Some(fast), slow.as_ref().ok(), "{json}");
+            }
+            let decoded = parse_header(&b64::encode(json));
+            assert_eq!(
+                decoded.as_ref().map_err(ToString::to_string),
+                slow.as_ref().map_err(ToString::to_string),
+                "{json}"
+            );
+        }
+        assert!(common_header(br#"{"alg":"ES256","typ":"at+jwt","kid":"k"}"#).is_some());
+    }
+
+    /// The one pass, with the registered claims it gathered, or `None` where it left the
+    /// claims set to the canonical path.
+    fn one_pass<T: DeserializeOwned>(
+        json: &str,
+        required: &[String],
+    ) -> Option<(T, RegisteredClaims, Vec<bool>)> {
+        let mut top = Registered::new(required)?;
+        let claims = crate::json::from_slice_with::<T, _>(json.as_bytes(), &mut top).ok()?;
+        top.complete.then(|| {
+            let present = required.iter().map(|r| top.has(r)).collect();
+            (claims, top.claims, present)
+        })
+    }
+
+    #[test]
+    fn a_registered_claim_whose_value_went_unseen_is_left_to_the_canonical_path() {
+        let required = vec!["exp".to_owned()];
+        let mut top = Registered::new(&required).unwrap();
+        assert!(top.member("iss"));
+        assert!(!top.member("x"));
+        top.end();
+        assert!(!top.complete);
+
+        let mut top = Registered::new(&required).unwrap();
+        assert!(top.member("exp"));
+        top.value(Scalar::Number(1.0)).unwrap();
+        assert!(top.value(Scalar::Number(2.0)).is_err(), "a second value");
+        top.end();
+        assert!(!top.complete);
+
+        let mut top = Registered::new(&required).unwrap();
+        assert!(top.member("exp"));
+        top.value(Scalar::Number(1.0)).unwrap();
+        top.end();
+        assert!(top.complete && top.has("exp") && !top.has("iss"));
+    }
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    struct Typed {
+        iss: Option<String>,
+        sub: String,
+        aud: Option<Audience>,
+        exp: Option<f64>,
+        roles: Option<Vec<String>>,
+    }
+
+    fn claim_value() -> impl Strategy<Value = &'static str> {
+        prop_oneof![
+            Just(r#""a""#),
+            Just(r#""h\u0074tps:\/\/x""#),
+            Just(r#""""#),
+            Just("0"),
+            Just("1800000000"),
+            Just("1800000000.5"),
+            Just("-1"),
+            Just("253402300799"),
+            Just("253402300800"),
+            Just("1e300"),
+            Just("18446744073709551616"),
+            Just("true"),
+            Just("null"),
+            Just("[]"),
+            Just(r#"["a","b"]"#),
+            Just(r#"["a",1]"#),
+            Just(r#"[["a"]]"#),
+            Just(r#"{"a":"b"}"#),
+        ]
+    }
+
+    fn claims_json() -> impl Strategy<Value = String> {
+        let name = prop_oneof![
+            Just("iss"),
+            Just("sub"),
+            Just("aud"),
+            Just("exp"),
+            Just("nbf"),
+            Just("iat"),
+            Just("jti"),
+            Just("roles"),
+            Just("x"),
+            Just("i\\u0073s"),
+        ];
+        prop::collection::vec((name, claim_value()), 0..9).prop_map(|members| {
+            let members: Vec<String> = members
+                .into_iter()
+                .map(|(k, v)| format!(r#""{k}":{v}"#))
+                .collect();
+            format!("{{{}}}", members.join(","))
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1024, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Whatever the one pass accepts, the canonical path accepts with the same registered
+        /// claims, the same claims and the same answer about required claims; and for a map
+        /// of claims, what the canonical path accepts the one pass does not leave to it.
+        #[test]
+        fn registered_claims_agree_with_from_map(json in claims_json()) {
+            let required: Vec<String> =
+                ["exp", "iss", "roles", "x", "aud"].iter().map(|s| (*s).to_owned()).collect();
+            let canonical = crate::json::parse_object(json.as_bytes())
+                .ok()
+                .and_then(|map| RegisteredClaims::from_map(&map).ok().map(|reg| (map, reg)));
+            match (one_pass::<Map<String, Value>>(&json, &required), &canonical) {
+                (Some((claims, reg, present)), Some((map, expected))) => {
+                    prop_assert_eq!(&reg, expected, "{}", json);
+                    prop_assert_eq!(&claims, map, "{}", json);
+                    let expected: Vec<bool> = required.iter().map(|r| map.contains_key(r)).collect();
+                    prop_assert_eq!(present, expected, "{}", json);
+                }
+                (None, None) => {}
+                (fast, slow) => prop_assert!(false, "{}: one pass {:?}, canonical {:?}", json, fast.is_some(), slow.is_some()),
+            }
+            if let Some((typed, reg, _)) = one_pass::<Typed>(&json, &required) {
+                let (map, expected) = canonical.as_ref().expect("the canonical path accepts it too");
+                prop_assert_eq!(&reg, expected, "{}", json);
+                let slow: Typed = serde_json::from_value(Value::Object(map.clone())).expect("typed");
+                prop_assert_eq!(typed, slow, "{}", json);
+            }
+        }
+    }
 }

@@ -47,7 +47,7 @@ pub struct Validation {
     any_audience: bool,
     subject: Option<String>,
     typ: Option<String>,
-    required: Vec<String>,
+    pub(crate) required: Vec<String>,
     pub(crate) understood_crit: Vec<String>,
     pub(crate) max_token_len: usize,
     clock: Arc<dyn Clock>,
@@ -247,8 +247,27 @@ impl Validation {
         claims: &Map<String, Value>,
     ) -> Result<RegisteredClaims> {
         let reg = RegisteredClaims::from_map(claims)?;
+        self.check_registered(&reg, |name| claims.contains_key(name))?;
+        for check in &self.checks {
+            check(header, claims).map_err(Error::Rejected)?;
+        }
+        Ok(reg)
+    }
+
+    /// Whether checks of the caller's own were added (they need the claims as a map).
+    pub(crate) fn has_custom_checks(&self) -> bool {
+        !self.checks.is_empty()
+    }
+
+    /// The built-in claim rules, on registered claims already read and type-checked;
+    /// `present` tells whether the claims set has a member of that name.
+    pub(crate) fn check_registered(
+        &self,
+        reg: &RegisteredClaims,
+        present: impl Fn(&str) -> bool,
+    ) -> Result<()> {
         for name in &self.required {
-            if !claims.contains_key(name) {
+            if !present(name) {
                 return Err(Error::MissingClaim(name.clone()));
             }
         }
@@ -322,9 +341,6 @@ impl Validation {
                 None => return Err(Error::MissingClaim("sub".into())),
             }
         }
-        for check in &self.checks {
-            check(header, claims).map_err(Error::Rejected)?;
-        }
-        Ok(reg)
+        Ok(())
     }
 }
