@@ -205,6 +205,12 @@ pub const KEYS: &[KeyDoc] = &[
         "how often each instance re-reads the key table and checks whether a rotation is due",
     ),
     doc(
+        "keys.lock_ttl",
+        Text,
+        "60s",
+        "lease of the rotation lock: an instance that dies while rotating delays the next rotation this long",
+    ),
+    doc(
         "providers",
         List,
         "[]",
@@ -465,6 +471,8 @@ pub struct KeySettings {
     pub retire_leeway: Duration,
     /// How often each instance re-reads the keys.
     pub refresh_interval: Duration,
+    /// Lease of the rotation lock.
+    pub lock_ttl: Duration,
 }
 
 /// One `[[providers]]` entry.
@@ -711,6 +719,7 @@ struct RawKeys {
     publish_lead: Option<Dur>,
     retire_leeway: Dur,
     refresh_interval: Dur,
+    lock_ttl: Dur,
 }
 
 impl Default for RawKeys {
@@ -723,6 +732,7 @@ impl Default for RawKeys {
             publish_lead: None,
             retire_leeway: Dur::mins(5),
             refresh_interval: Dur::secs(10),
+            lock_ttl: Dur::secs(60),
         }
     }
 }
@@ -1147,6 +1157,7 @@ fn validate_keys(raw: &RawKeys) -> Result<KeySettings, ConfigError> {
         publish_lead,
         retire_leeway: raw.retire_leeway.0,
         refresh_interval,
+        lock_ttl: positive("keys.lock_ttl", raw.lock_ttl)?,
     })
 }
 

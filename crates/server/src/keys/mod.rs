@@ -142,7 +142,7 @@ impl RotationPolicy {
             refresh_interval: secs(keys.refresh_interval).max(1),
             access_ttl: secs(access_ttl),
             retire_leeway: secs(keys.retire_leeway),
-            lock_ttl: 120,
+            lock_ttl: secs(keys.lock_ttl).max(1),
         }
     }
 
