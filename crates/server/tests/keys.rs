@@ -301,7 +301,7 @@ async fn scheduled_rotation_publishes_before_signing_and_keeps_keys_until_tokens
     assert!(jwks_kids(&a.keys).contains(&first));
     clock.set(delete_after);
     let report = a.keys.tick().await.unwrap();
-    assert_eq!(report.deleted, [first.clone()]);
+    assert_eq!(report.deleted, std::slice::from_ref(&first));
     assert_eq!(jwks_kids(&a.keys), BTreeSet::from([next.clone()]));
     assert!(state_of(&a.keys.list().await.unwrap(), &first).is_none());
     // By then every token of the old key had expired.

@@ -196,8 +196,7 @@ async fn run_serves_until_the_signal_and_says_what_it_created() {
             std::net::TcpStream::connect(addr).is_err(),
             "stopped listening"
         );
-        let startup = seen.lock().unwrap().take().unwrap();
-        startup
+        seen.lock().unwrap().take().unwrap()
     };
     let first = run_once(dir.path().to_owned()).await;
     assert_eq!(first.created_database, Some(dir.path().join("tessera.db")));
