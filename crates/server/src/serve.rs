@@ -38,7 +38,6 @@ impl Server {
             .local_addr()
             .map_err(|e| StartupError::Other(format!("listener: {e}")))?;
         let (shutdown, mut signal) = watch::channel(false);
-        let refresh = state.keys.spawn_refresh();
         let app = app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
 
         let serving = match &state.config.http.tls {
@@ -75,6 +74,8 @@ impl Server {
                 })
             }
         };
+        // Last: nothing can fail after this, so the task never outlives a failed start.
+        let refresh = state.keys.spawn_refresh();
         Ok(Self {
             local_addr,
             shutdown,

@@ -211,3 +211,91 @@ async fn run_serves_until_the_signal_and_says_what_it_created() {
     assert_eq!(second.created_master_key, None);
     assert_eq!(second.created_signing_key, None);
 }
+
+#[tokio::test]
+async fn native_tls_with_rustls_and_hsts() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let cert_pem = cert.cert.pem();
+    write(&dir.path().join("cert.pem"), &cert_pem);
+    write(
+        &dir.path().join("key.pem"),
+        &cert.signing_key.serialize_pem(),
+    );
+    let url = format!("sqlite://{}", dir.path().join("tessera.db").display());
+    let cert_file = dir.path().join("cert.pem").display().to_string();
+    let key_file = dir.path().join("key.pem").display().to_string();
+    let config = Config::load_with_env(
+        None,
+        [
+            ("TESSERA_DATABASE_URL", url.as_str()),
+            ("TESSERA_LISTEN", "127.0.0.1:0"),
+            ("TESSERA_HTTP__TLS_CERT", cert_file.as_str()),
+            ("TESSERA_HTTP__TLS_KEY", key_file.as_str()),
+        ],
+    )
+    .unwrap();
+    let ctx = Context::from_config(config, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let (state, _) = ctx.app_state().await.unwrap();
+    let server = serve::Server::start(state, ctx.config.listen)
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert_pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let response = client
+        .get(format!("https://{addr}/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    assert_eq!(
+        response.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["keys"].as_array().unwrap().len(), 1);
+    // Plain HTTP to the TLS port gets no HTTP answer.
+    let plain = reqwest::Client::builder().no_proxy().build().unwrap();
+    assert!(
+        plain
+            .get(format!("http://{addr}/healthz"))
+            .send()
+            .await
+            .is_err()
+    );
+    server.shutdown().await.unwrap();
+    ctx.store.close().await;
+}
+
+#[tokio::test]
+async fn unreadable_tls_files_stop_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("tessera.db").display());
+    let missing = dir.path().join("missing.pem").display().to_string();
+    let config = Config::load_with_env(
+        None,
+        [
+            ("TESSERA_DATABASE_URL", url.as_str()),
+            ("TESSERA_LISTEN", "127.0.0.1:0"),
+            ("TESSERA_HTTP__TLS_CERT", missing.as_str()),
+            ("TESSERA_HTTP__TLS_KEY", missing.as_str()),
+        ],
+    )
+    .unwrap();
+    let ctx = Context::from_config(config, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let (state, _) = ctx.app_state().await.unwrap();
+    let err = serve::Server::start(state, ctx.config.listen)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("missing.pem"), "{err}");
+    ctx.store.close().await;
+}
