@@ -273,7 +273,7 @@ fn spawn_rehash(state: &AppState, user: &User, password: SecretString) {
 }
 
 /// A new refresh family for `user` and its first pair.
-async fn start_family(
+pub(crate) async fn start_family(
     state: &AppState,
     user: &User,
     client: Option<&Client>,

@@ -10,6 +10,7 @@
 //! | `POST /oauth2/revoke` (form, client auth) | 200 · 400 · 401 `invalid_client` · 415 · 503 |
 //! | `POST /oauth2/introspect` (form, client auth) | 200 `{"active":…}` · 400 · 401 `invalid_client` · 415 · 503 |
 //! | `GET /userinfo` (Bearer) | 200 `{"sub","preferred_username","roles"}` · 400/401 RFC 6750 challenge · 503 |
+//! | `POST /login/oidc` `{"id_token","provider"?}` | as `/login`; 409 `account_conflict` when a new identity's name is taken |
 //!
 //! Token answers carry `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1).
 //!
@@ -38,12 +39,14 @@
 //!   refresh token is active if it could be rotated now and was issued to the calling client.
 //!   Anything else — including a token of another client — is `{"active":false}`.
 //! - Client secrets: see [`client_secret`].
+//! - Outside identity providers (`/login/oidc`, RFC 8693 token exchange): see [`federation`].
 
 // `ApiError` carries a `HeaderMap` (152 bytes); boxing it in error.rs would make this needless.
 #![allow(clippy::result_large_err)]
 
 pub mod client_secret;
 mod clients;
+pub mod federation;
 mod grants;
 mod json_api;
 mod oauth;
@@ -70,6 +73,7 @@ pub use own_tokens::OwnTokenVerifier;
 #[derive(Debug)]
 pub struct Auth {
     passwords: Passwords,
+    federation: federation::Federation,
     throttle: Option<LoginThrottle>,
     own_tokens: OwnTokenVerifier,
 }
@@ -80,6 +84,7 @@ impl Auth {
     pub fn new(config: &Config, clock: Arc<dyn Clock>) -> Self {
         Self {
             passwords: Passwords::new(&password_params(config)),
+            federation: federation::Federation::new(&config.providers, clock.clone()),
             throttle: config.throttle.enabled.then(|| {
                 LoginThrottle::new(
                     &ThrottleConfig {
@@ -109,6 +114,11 @@ impl Auth {
     pub fn own_tokens(&self) -> &OwnTokenVerifier {
         &self.own_tokens
     }
+
+    /// The outside identity providers.
+    pub fn federation(&self) -> &federation::Federation {
+        &self.federation
+    }
 }
 
 /// The argon2id settings of a configuration.
@@ -128,6 +138,7 @@ pub fn routes() -> Router<AppState> {
         .route("/login", post(json_api::login))
         .route("/token/refresh", post(json_api::refresh))
         .route("/logout", post(json_api::logout))
+        .route("/login/oidc", post(federation::login))
         .route("/oauth2/token", post(oauth::token))
         .route("/oauth2/revoke", post(oauth::revoke))
         .route("/oauth2/introspect", post(oauth::introspect))

@@ -18,7 +18,12 @@ use crate::store::Client;
 use crate::tokens::presented_refresh_token;
 
 /// The grant types of `/oauth2/token`.
-pub(crate) const GRANT_TYPES: [&str; 3] = ["password", "refresh_token", "client_credentials"];
+pub(crate) const GRANT_TYPES: [&str; 4] = [
+    "password",
+    "refresh_token",
+    "client_credentials",
+    super::federation::TOKEN_EXCHANGE,
+];
 
 /// `POST /oauth2/token`.
 pub(super) async fn token(
@@ -32,7 +37,8 @@ pub(super) async fn token(
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
-            "grant_type must be password, refresh_token or client_credentials",
+            "grant_type must be password, refresh_token, client_credentials or \
+             urn:ietf:params:oauth:grant-type:token-exchange",
         ));
     }
     let caller = clients::authenticate(&state, &headers, &params).await?;
@@ -48,6 +54,26 @@ pub(super) async fn token(
         "refresh_token" => {
             let token = params.require("refresh_token")?;
             grants::refresh(&state, token, caller.client(), requested).await
+        }
+        super::federation::TOKEN_EXCHANGE => {
+            // RFC 8693 §2.1: the client exchanging the token must be known.
+            let Some(client) = caller.client() else {
+                return Err(clients::invalid_client("client authentication is required"));
+            };
+            let scopes = granted_scopes(Some(client), requested)?;
+            let origin = Origin::new(address, &headers);
+            let issued = super::federation::token_exchange(
+                &state,
+                params.require("subject_token")?,
+                params.require("subject_token_type")?,
+                params.get("requested_token_type"),
+                Some(client),
+                scopes,
+                &origin,
+            )
+            .await
+            .map_err(GrantError::for_oauth)?;
+            return Ok(super::federation::exchange_response(&issued));
         }
         _ => {
             let Caller::Confidential(client) = &caller else {

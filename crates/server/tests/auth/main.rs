@@ -7,6 +7,7 @@
 //! - `oauth`: `/oauth2/token` grants, client authentication, revocation, introspection.
 //! - `input`: malformed, misplaced and oversized input is a 4xx with an OAuth error body.
 //! - `throttle`: login throttling and enumeration resistance.
+//! - `oidc`: sign-in with an outside identity provider (`/login/oidc`, RFC 8693 token exchange).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -18,6 +19,7 @@ mod support;
 mod flow;
 mod input;
 mod oauth;
+mod oidc;
 mod throttle;
 
 /// Instantiates every case for both backends: `sqlite::case` and `postgres::case`.
@@ -67,4 +69,9 @@ on_both_backends!(
     throttle::login_is_throttled_per_account,
     throttle::login_is_throttled_per_address,
     throttle::unknown_user_and_wrong_password_answer_alike,
+    oidc::oidc_login_creates_then_finds_the_user,
+    oidc::oidc_login_refuses_bad_id_tokens,
+    oidc::oidc_links_only_verified_emails,
+    oidc::token_exchange_for_clients,
+    oidc::oidc_without_providers_is_a_clear_error,
 );

@@ -40,8 +40,18 @@ impl Issuer {
     /// An issuer on `store` with the base configuration, overridden by these
     /// `TESSERA_*` variables (which win over the file, as in production).
     pub(crate) async fn start(store: Arc<dyn Store>, env: &[(&str, &str)]) -> Self {
+        Self::start_with_toml(store, "", env).await
+    }
+
+    /// As [`Issuer::start`], with more TOML after the base configuration.
+    pub(crate) async fn start_with_toml(
+        store: Arc<dyn Store>,
+        extra_toml: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
+        let toml = format!("{BASE_TOML}\n{extra_toml}");
         let config =
-            Config::from_toml_and_env(BASE_TOML, env.iter().copied()).expect("test configuration");
+            Config::from_toml_and_env(&toml, env.iter().copied()).expect("test configuration");
         let clock = Arc::new(FixedClock::new(NOW));
         let dyn_clock: Arc<dyn Clock> = clock.clone();
         let metrics = Metrics::new();
