@@ -299,3 +299,48 @@ async fn unreadable_tls_files_stop_the_start() {
     assert!(err.to_string().contains("missing.pem"), "{err}");
     ctx.store.close().await;
 }
+
+#[tokio::test]
+async fn shutdown_lets_a_request_in_flight_finish() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = Context::from_config(sqlite_config(dir.path()), Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let (state, _) = ctx.app_state().await.unwrap();
+    let server = serve::Server::start(state, ctx.config.listen)
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+
+    // A request whose handler is running: its head is sent, its body not yet.
+    let body = br#"{"username":"nobody","password":"wrong password"}"#;
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /login HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let stopping = tokio::spawn(server.shutdown());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // New connections are refused while the old one is served.
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "still accepting"
+    );
+    assert!(
+        !stopping.is_finished(),
+        "shutdown waits for the request in flight"
+    );
+
+    conn.write_all(body).await.unwrap();
+    let mut response = Vec::new();
+    conn.read_to_end(&mut response).await.unwrap();
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 401"), "{response}");
+    assert!(response.contains("\"error\""), "{response}");
+    stopping.await.unwrap().unwrap();
+    ctx.store.close().await;
+}
