@@ -313,7 +313,7 @@ fn clock_now(clock: &FixedClock) -> i64 {
 }
 
 /// A simulated timeline: every 5 minutes over several rotation periods, the instance ticks
-/// and signs a token; every token not yet expired must verify with the JWKS served at that
+/// (and now and then an operator asks for a rotation) and signs a token; every token not yet expired must verify with the JWKS served at that
 /// moment, and every key must have been in the JWKS for `publish_lead` before it signs.
 async fn jwks_always_holds_the_key_of_every_unexpired_token(ctx: Ctx) {
     let clock = Arc::new(FixedClock::new(T0));
@@ -326,9 +326,16 @@ async fn jwks_always_holds_the_key_of_every_unexpired_token(ctx: Ctx) {
     let step = 5 * 60;
     let end = T0 + 4 * p.rotation_period;
     let mut now = T0;
+    let mut step_no = 0;
     while now <= end {
         clock.set(now);
         a.keys.tick().await.unwrap();
+        // Now and then an operator runs `tessera key rotate` too: it makes a next key, or
+        // promotes one, but only once it has been published long enough.
+        step_no += 1;
+        if step_no % 7 == 0 {
+            a.keys.rotate(RotateMode::Advance).await.unwrap();
+        }
         let jwks = a.keys.jwks();
         for kid in jwks_kids(&a.keys) {
             first_published.entry(kid).or_insert(now);
