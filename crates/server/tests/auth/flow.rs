@@ -451,3 +451,30 @@ pub(crate) async fn rehash_on_login_when_parameters_change(ctx: Ctx) {
     issuer.login("alice", PASSWORD).await.pair();
     issuer.stop().await;
 }
+
+/// Two instances on one database (each with its own connection pool, key manager and
+/// clock): a token issued by A verifies at B, and a refresh token rotated at A and then
+/// reused at B (past the grace window) is detected and revokes the family everywhere.
+pub(crate) async fn two_instances_share_tokens_and_detect_reuse(ctx: Ctx) {
+    let a = Issuer::start(ctx.store, &[]).await;
+    let store_b = tessera_server::store::connect(&ctx.url).await.unwrap();
+    let b = Issuer::start(store_b, &[]).await;
+    a.user("alice", PASSWORD, &["user"]).await;
+
+    // B loaded the signing key A created: A's tokens verify at B, and the other way round.
+    let (access_a, first) = a.login("alice", PASSWORD).await.pair();
+    assert_eq!(b.userinfo(&access_a).await.status, 200);
+    let (access_b, second) = b.refresh(&first).await.pair();
+    assert_eq!(a.userinfo(&access_b).await.status, 200);
+    assert_eq!(claims(&access_a)["sid"], claims(&access_b)["sid"]);
+
+    // The token rotated at B comes back at A after the grace window: theft, whichever
+    // instance sees it.
+    a.clock.advance(6);
+    b.clock.advance(6);
+    a.refresh(&first).await.assert_error(401, "invalid_grant");
+    b.refresh(&second).await.assert_error(401, "invalid_grant");
+    a.refresh(&second).await.assert_error(401, "invalid_grant");
+    b.stop().await;
+    a.stop().await;
+}

@@ -55,6 +55,7 @@ on_both_backends!(
     flow::userinfo_follows_key_rotation,
     flow::database_gone_is_503,
     flow::rehash_on_login_when_parameters_change,
+    flow::two_instances_share_tokens_and_detect_reuse,
     oauth::password_grant_without_client,
     oauth::password_grant_with_client_and_scopes,
     oauth::refresh_grant_is_bound_to_the_client,
