@@ -271,3 +271,136 @@ fn postgres_survives_sigkill_during_rotation() {
         std::panic::resume_unwind(panic);
     }
 }
+
+#[test]
+fn serve_help_lists_every_key_and_variable() {
+    let out = Command::new(BIN)
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for key in tessera_server::config::KEYS {
+        assert!(help.contains(key.key), "{} missing from --help", key.key);
+        assert!(
+            help.contains(&key.env()),
+            "{} missing from --help",
+            key.env()
+        );
+    }
+}
+
+#[test]
+fn first_run_without_configuration_then_key_rotation_and_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let vars = vec![("TESSERA_LISTEN".to_owned(), "127.0.0.1:0".to_owned())];
+    let log = dir.path().join("serve-0.log");
+    let issuer = start(dir.path(), &vars, 0);
+    assert!(
+        issuer.addr.starts_with("http://127.0.0.1:"),
+        "{}",
+        issuer.addr
+    );
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        stderr.contains("created the SQLite database tessera.db"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("created the master key tessera.db.master-key"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("back it up"), "{stderr}");
+    assert!(stderr.contains("created the first signing key"), "{stderr}");
+    assert!(dir.path().join("tessera.db").is_file());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("tessera.db.master-key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let (status, jwks) = http_get(&format!("{}/.well-known/jwks.json", issuer.addr)).unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
+
+    // `key rotate`: a next key, published by the running issuer within its refresh interval.
+    let rotate = |now: bool| {
+        let mut args = vec!["key", "rotate"];
+        if now {
+            args.push("--now");
+        }
+        let out = Command::new(BIN)
+            .args(&args)
+            .current_dir(dir.path())
+            .envs(vars.iter().cloned())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (stdout, stderr) = rotate(false);
+    assert!(stdout.contains("next key published"), "{stdout}");
+    assert!(stderr.contains("created next key"), "{stderr}");
+    let list = key_list(dir.path(), &vars);
+    assert_eq!((count(&list, "active"), count(&list, "next")), (1, 1));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while http_get(&format!("{}/.well-known/jwks.json", issuer.addr))
+        .unwrap()
+        .1["keys"]
+        .as_array()
+        .unwrap()
+        .len()
+        != 2
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the running issuer did not publish the next key"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // `--now`: it signs at once, with a warning about caches.
+    let (stdout, stderr) = rotate(true);
+    assert!(stdout.starts_with("active key: "), "{stdout}");
+    assert!(
+        stderr.contains("verifiers that cached the JWKS"),
+        "{stderr}"
+    );
+    let list = key_list(dir.path(), &vars);
+    assert_eq!(
+        (
+            count(&list, "active"),
+            count(&list, "next"),
+            count(&list, "retired")
+        ),
+        (1, 0, 1)
+    );
+
+    // SIGTERM: a clean exit.
+    let mut child = issuer.child;
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(
+        exit.success(),
+        "{exit:?}: {}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("shutting down")
+    );
+}
