@@ -318,6 +318,21 @@ async fn security_headers_cors_and_metrics() {
             .get("access-control-allow-origin")
             .is_none()
     );
+    // The public documents are readable from any origin, with one header.
+    for origin in ["https://app.example.com", "https://evil.example.com"] {
+        let response = http
+            .get(format!("{}/.well-known/jwks.json", run.base))
+            .header("origin", origin)
+            .send()
+            .await
+            .unwrap();
+        let values: Vec<_> = response
+            .headers()
+            .get_all("access-control-allow-origin")
+            .iter()
+            .collect();
+        assert_eq!(values.len(), 1, "{origin}: {values:?}");
+    }
 
     // Ready, and the metrics count what happened.
     let response = http
@@ -345,14 +360,14 @@ async fn security_headers_cors_and_metrics() {
             .contains("openmetrics-text")
     );
     let text = response.text().await.unwrap();
-    assert!(text.contains("tessera_jwks_requests_total 2"), "{text}");
+    assert!(text.contains("tessera_jwks_requests_total 4"), "{text}");
     assert!(
         text.contains("tessera_key_rotations_total{kind=\"created\"} 1"),
         "{text}"
     );
     assert!(
         text.contains(
-            "tessera_http_request_duration_seconds_count{method=\"GET\",route=\"/.well-known/jwks.json\",status=\"200\"} 2"
+            "tessera_http_request_duration_seconds_count{method=\"GET\",route=\"/.well-known/jwks.json\",status=\"200\"} 4"
         ),
         "{text}"
     );
