@@ -77,9 +77,19 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             record_latency,
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(state)
+}
+
+/// The span of a request: method and path only. The query string is left out (RFC 6750 allows
+/// `?access_token=`), and so are the headers (`Authorization`, cookies).
+fn request_span(request: &axum::http::Request<Body>) -> tracing::Span {
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+    )
 }
 
 fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
