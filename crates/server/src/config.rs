@@ -1347,14 +1347,19 @@ fn validate_http(raw: RawHttp) -> Result<HttpSettings, ConfigError> {
 
 /// `TESSERA_*` variables as configuration: each known key's variable, read as its
 /// [`KeyKind`]. Variables with the prefix that name no key are refused too (a typo in
-/// `TESSERA_TOKENS__ACESS_TTL` must not pass silently), except `TESSERA_TEST_*` and
-/// `TESSERA_CONFIG`, which belong to tests and the CLI.
+/// `TESSERA_TOKENS__ACESS_TTL` must not pass silently), except `TESSERA_CONFIG`,
+/// `TESSERA_LOG`, `TESSERA_TEST_*` and `TESSERA_BENCH_*`, which belong to the CLI, tests and
+/// benchmarks.
 struct EnvVars {
     vars: Vec<(&'static KeyDoc, String)>,
 }
 
 /// Prefixed variables that are not configuration keys.
 const NOT_KEYS: &[&str] = &["TESSERA_CONFIG", "TESSERA_LOG"];
+
+/// Prefixed namespaces of the project's tools, never configuration (`TESSERA_TEST_*` of the
+/// test suites, `TESSERA_BENCH_*` of the benchmarks).
+const NOT_KEY_PREFIXES: &[&str] = &["TEST_", "BENCH_"];
 
 impl EnvVars {
     fn new<K: AsRef<str>, V: AsRef<str>>(
@@ -1366,7 +1371,7 @@ impl EnvVars {
             let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
                 continue;
             };
-            if NOT_KEYS.contains(&name) || rest.starts_with("TEST_") {
+            if NOT_KEYS.contains(&name) || NOT_KEY_PREFIXES.iter().any(|p| rest.starts_with(p)) {
                 continue;
             }
             let key = rest.replace("__", ".").to_ascii_lowercase();
@@ -1485,7 +1490,11 @@ mod tests {
         // Test and CLI variables are not configuration.
         Config::from_toml_and_env(
             "",
-            [("TESSERA_TEST_DATABASE_URL", "x"), ("TESSERA_CONFIG", "y")],
+            [
+                ("TESSERA_TEST_DATABASE_URL", "x"),
+                ("TESSERA_CONFIG", "y"),
+                ("TESSERA_BENCH_LOOP", "z"),
+            ],
         )
         .unwrap();
     }
