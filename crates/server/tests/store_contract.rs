@@ -45,6 +45,7 @@ macro_rules! contract {
 
 contract!(
     ping_and_close,
+    ping_reads_the_schema,
     reopening_keeps_data,
     users_are_created_and_found,
     username_is_unique,
@@ -1688,6 +1689,27 @@ async fn with_rotation_lock_releases(ctx: Ctx) {
     .unwrap();
     assert_eq!(skipped, None);
     assert!(s.release_rotation_lock(&held).await.unwrap());
+}
+
+/// Readiness means the database answers with tessera's tables, not just that a connection
+/// opens: with the tables gone, `ping` fails.
+async fn ping_reads_the_schema(ctx: Ctx) {
+    ctx.store.ping().await.unwrap();
+    use sqlx::Connection as _;
+    let drop = "DROP TABLE signing_keys";
+    match ctx.store.backend() {
+        tessera_server::store::Backend::Sqlite => {
+            let mut raw = sqlx::SqliteConnection::connect(&ctx.url).await.unwrap();
+            sqlx::query(drop).execute(&mut raw).await.unwrap();
+            raw.close().await.unwrap();
+        }
+        _ => {
+            let mut raw = sqlx::PgConnection::connect(&ctx.url).await.unwrap();
+            sqlx::query(drop).execute(&mut raw).await.unwrap();
+            raw.close().await.unwrap();
+        }
+    }
+    assert!(ctx.store.ping().await.is_err());
 }
 
 // ---- what differs between the backends ----------------------------------------------------------

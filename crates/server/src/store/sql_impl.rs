@@ -298,7 +298,9 @@ impl Store for This {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
+        // A query that reads the schema, not just the connection: on SQLite `SELECT 1` never
+        // touches the database file, and a dropped PostgreSQL schema would go unnoticed.
+        sqlx::query("SELECT 1 FROM signing_keys LIMIT 1")
             .execute(&self.pool)
             .await
             .map(|_| ())
