@@ -173,6 +173,16 @@ pub async fn run(
         tracing::info!(file = %db.display(), "created the SQLite database");
     }
     let (state, report): (AppState, RotationReport) = ctx.app_state().await?;
+    // The outside identity providers' verifier starts fetching their keys now, and a
+    // provider it cannot use stops the start rather than the first sign-in.
+    if state.auth.federation().is_enabled() {
+        state
+            .auth
+            .federation()
+            .verifier()
+            .await
+            .map_err(|e| StartupError::Other(format!("identity providers: {e}")))?;
+    }
     let server = Server::start(state, ctx.config.listen).await?;
     let startup = Startup {
         local_addr: server.local_addr(),
