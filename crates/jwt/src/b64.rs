@@ -1,5 +1,7 @@
 //! Strict base64url (RFC 7515 §2): no padding, no `+` or `/`, no whitespace, canonical last bits.
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -44,6 +46,15 @@ pub(crate) fn decode_small<const N: usize>(input: &str) -> Option<Decoded<N>> {
         .decode_slice(input.as_bytes(), &mut buf)
         .ok()?;
     Some(Decoded::Inline(buf, len))
+}
+
+/// [`decode`], into `buf` when the result surely fits there.
+pub(crate) fn decode_in<'b>(input: &str, buf: &'b mut [u8]) -> Option<Cow<'b, [u8]>> {
+    if input.len() / 4 * 3 + 2 > buf.len() {
+        return decode(input).map(Cow::Owned);
+    }
+    let len = URL_SAFE_NO_PAD.decode_slice(input.as_bytes(), buf).ok()?;
+    Some(Cow::Borrowed(&buf[..len]))
 }
 
 /// Encodes base64url without padding.
@@ -101,6 +112,11 @@ mod tests {
             if let Some(Decoded::Inline(_, len)) = small {
                 assert!(len <= 8);
             }
+        }
+        for case in &cases {
+            let mut buf = [0u8; 8];
+            let decoded = decode_in(case, &mut buf);
+            assert_eq!(decode(case).as_deref(), decoded.as_deref(), "{case:?}");
         }
         assert!(matches!(
             decode_small::<8>("AAAAAAAAAAA"),

@@ -231,6 +231,7 @@ struct Strict<'h, D, H> {
 
 macro_rules! forward {
     ($($method:ident $(($($arg:ident: $ty:ty),*))?),* $(,)?) => {$(
+        #[inline]
         fn $method<V: Visitor<'de>>(self, $($($arg: $ty,)*)? visitor: V) -> Result<V::Value, D::Error> {
             self.de.$method($($($arg,)*)? StrictVisitor {
                 visitor,
@@ -278,6 +279,7 @@ struct StrictSeed<S> {
 impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for StrictSeed<S> {
     type Value = S::Value;
 
+    #[inline]
     fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<S::Value, D::Error> {
         self.seed.deserialize(Strict::<D, NoHook> {
             de,
@@ -305,6 +307,7 @@ struct StrictVisitor<'h, V, H> {
 
 macro_rules! pass {
     ($($method:ident($ty:ty)),* $(,)?) => {$(
+        #[inline]
         fn $method<E: de::Error>(self, v: $ty) -> Result<V::Value, E> {
             self.visitor.$method(v)
         }
@@ -426,11 +429,21 @@ const SHORT: usize = 7;
 /// at most seven bytes with equal prints are equal.
 #[inline]
 fn fingerprint(name: &str) -> u64 {
-    let len = u64::try_from(name.len()).map_or(255, |n| n.min(255));
-    name.bytes()
-        .take(SHORT)
-        .enumerate()
-        .fold(len << 56, |print, (i, b)| print | u64::from(b) << (8 * i))
+    let b = name.as_bytes();
+    let len = u64::try_from(b.len()).map_or(255, |n| n.min(255));
+    let u = |i: usize| u64::from(b[i]) << (8 * i);
+    // Fixed-size reads for each length, rather than a loop or a copy.
+    let head = match b.len() {
+        0 => 0,
+        1 => u(0),
+        2 => u(0) | u(1),
+        3 => u(0) | u(1) | u(2),
+        4 => u(0) | u(1) | u(2) | u(3),
+        5 => u(0) | u(1) | u(2) | u(3) | u(4),
+        6 => u(0) | u(1) | u(2) | u(3) | u(4) | u(5),
+        _ => u(0) | u(1) | u(2) | u(3) | u(4) | u(5) | u(6),
+    };
+    head | len << 56
 }
 
 /// The length a fingerprint records (saturated at 255).
@@ -440,10 +453,11 @@ fn print_len(print: u64) -> usize {
 
 impl<'de> Names<'de> {
     /// Adds `name`; false if it was already there.
-    #[inline]
-    fn insert(&mut self, name: Cow<'de, str>) -> bool {
+    #[inline(always)]
+    #[allow(clippy::ptr_arg)] // a long name is kept as it is, borrowed from the input if it can
+    fn insert(&mut self, name: &Cow<'de, str>) -> bool {
         if name.len() <= SHORT && self.len < INLINE_NAMES && self.large.is_none() {
-            let print = fingerprint(&name);
+            let print = fingerprint(name);
             if self.prints[..self.len].contains(&print) {
                 return false;
             }
@@ -451,7 +465,7 @@ impl<'de> Names<'de> {
             self.len += 1;
             return true;
         }
-        self.insert_other(name)
+        self.insert_other(name.clone())
     }
 
     /// A long name, or one past the inline ones.
@@ -518,7 +532,7 @@ impl<'de, A: MapAccess<'de>, H: TopLevel> MapAccess<'de> for StrictMap<'_, 'de, 
             }
             return Ok(None);
         };
-        if !self.names.insert(name.clone()) {
+        if !self.names.insert(&name) {
             return Err(de::Error::custom(format!(
                 "duplicate member name \"{name}\""
             )));
@@ -568,6 +582,7 @@ struct TeeSeed<'s, S, H> {
 impl<'de, S: DeserializeSeed<'de>, H: TopLevel> DeserializeSeed<'de> for TeeSeed<'_, S, H> {
     type Value = S::Value;
 
+    #[inline]
     fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<S::Value, D::Error> {
         self.seed.deserialize(Tee {
             de,
@@ -587,6 +602,7 @@ struct Tee<'s, D, H> {
 
 macro_rules! tee {
     ($($method:ident $(($($arg:ident: $ty:ty),*))?),* $(,)?) => {$(
+        #[inline]
         fn $method<V: Visitor<'de>>(self, $($($arg: $ty,)*)? visitor: V) -> Result<V::Value, D::Error> {
             self.de.$method($($($arg,)*)? TeeVisitor {
                 visitor,
@@ -627,6 +643,7 @@ struct TeeVisitor<'s, V, H> {
 }
 
 impl<V, H: TopLevel> TeeVisitor<'_, V, H> {
+    #[inline]
     fn string<E: de::Error>(&mut self, s: &str) -> Result<(), E> {
         let part = if self.item {
             Scalar::Item(s)
@@ -636,6 +653,7 @@ impl<V, H: TopLevel> TeeVisitor<'_, V, H> {
         self.sink.value(part).map_err(E::custom)
     }
 
+    #[inline]
     fn number<E: de::Error>(&mut self, n: f64) -> Result<(), E> {
         if self.item {
             return Err(unfollowed());
@@ -651,6 +669,7 @@ fn unfollowed<E: de::Error>() -> E {
 macro_rules! tee_number {
     ($($method:ident($ty:ty)),* $(,)?) => {$(
         #[allow(clippy::cast_precision_loss, clippy::cast_lossless)] // as `Number::as_f64` does
+        #[inline]
         fn $method<E: de::Error>(mut self, v: $ty) -> Result<V::Value, E> {
             self.number(v as f64)?;
             self.visitor.$method(v)
@@ -673,6 +692,7 @@ impl<'de, V: Visitor<'de>, H: TopLevel> Visitor<'de> for TeeVisitor<'_, V, H> {
         self.visitor.expecting(f)
     }
 
+    #[inline]
     fn visit_borrowed_str<E: de::Error>(mut self, v: &'de str) -> Result<V::Value, E> {
         self.string(v)?;
         self.visitor.visit_borrowed_str(v)

@@ -29,6 +29,15 @@ pub(crate) struct Segments<'a> {
 }
 
 pub(crate) fn split(token: &str, max_len: usize) -> Result<Segments<'_>> {
+    check_size(token, max_len)?;
+    if has_whitespace(token.as_bytes()) {
+        return Err(whitespace());
+    }
+    segments(token)
+}
+
+/// The size limit, before anything else is looked at.
+fn check_size(token: &str, max_len: usize) -> Result<()> {
     if token.len() > max_len {
         return Err(Error::TooLarge {
             len: token.len(),
@@ -38,9 +47,14 @@ pub(crate) fn split(token: &str, max_len: usize) -> Result<Segments<'_>> {
     if token.is_empty() {
         return Err(Error::Malformed("empty token".into()));
     }
-    if has_whitespace(token.as_bytes()) {
-        return Err(Error::Malformed("token contains whitespace".into()));
-    }
+    Ok(())
+}
+
+fn whitespace() -> Error {
+    Error::Malformed("token contains whitespace".into())
+}
+
+fn segments(token: &str) -> Result<Segments<'_>> {
     let mut parts = token.split('.');
     let (Some(header), Some(payload), Some(signature), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -61,6 +75,33 @@ pub(crate) fn split(token: &str, max_len: usize) -> Result<Segments<'_>> {
     })
 }
 
+/// Parses `token` and checks its header rules and signature, returning the header and the
+/// decoded payload: the first half of [`verify`] and [`verify_jws`].
+///
+/// Whitespace is looked for only when something fails: no base64url character is whitespace,
+/// so a token with any fails to decode one of its three segments by the end of this, and the
+/// error it would have met first, "token contains whitespace", replaces whatever failed.
+fn check_signed<'b>(
+    token: &str,
+    keys: &impl KeySource,
+    validation: &Validation,
+    buf: &'b mut [u8],
+) -> Result<(Header, Cow<'b, [u8]>)> {
+    check_size(token, validation.max_token_len)?;
+    let checked = segments(token).and_then(|seg| {
+        let token = UnverifiedToken::from_segments(&seg)?;
+        let payload = token.verify_signature(keys, validation, buf)?;
+        Ok((token.header, payload))
+    });
+    checked.map_err(|e| {
+        if has_whitespace(token.as_bytes()) {
+            whitespace()
+        } else {
+            e
+        }
+    })
+}
+
 /// Whether `bytes` holds ASCII whitespace. Every whitespace byte is at most `b' '`, and no
 /// byte of a well-formed token is, so the common case is one pass that the compiler
 /// vectorizes, with no early exit.
@@ -74,15 +115,56 @@ pub(crate) fn decode_segment(segment: &str, what: &str) -> Result<Vec<u8>> {
 }
 
 pub(crate) fn parse_header(segment: &str) -> Result<Header> {
-    let bytes = b64::decode_small::<256>(segment)
+    let mut buf = [0u8; 256];
+    let bytes = b64::decode_in(segment, &mut buf)
         .ok_or_else(|| Error::Malformed("header is not strict base64url".into()))?;
-    let bytes = bytes.as_slice();
+    let bytes = &*bytes;
     if let Some(header) = common_header(bytes) {
         return Ok(header);
     }
     let map =
         crate::json::parse_object(bytes).map_err(|e| Error::Malformed(format!("header: {e}")))?;
     Header::from_map(map)
+}
+
+/// The algorithm of this name: the names tessera knows are matched as one number, and any
+/// other goes to `Algorithm::from_str`, which decides.
+fn algorithm(name: &str) -> Option<Algorithm> {
+    const fn five(name: &[u8; 5]) -> u64 {
+        u64::from_le_bytes([name[0], name[1], name[2], name[3], name[4], 0, 0, 0])
+    }
+    const HS256: u64 = five(b"HS256");
+    const HS384: u64 = five(b"HS384");
+    const HS512: u64 = five(b"HS512");
+    const RS256: u64 = five(b"RS256");
+    const RS384: u64 = five(b"RS384");
+    const RS512: u64 = five(b"RS512");
+    const PS256: u64 = five(b"PS256");
+    const PS384: u64 = five(b"PS384");
+    const PS512: u64 = five(b"PS512");
+    const ES256: u64 = five(b"ES256");
+    const ES384: u64 = five(b"ES384");
+    const ES512: u64 = five(b"ES512");
+    const EDDSA: u64 = five(b"EdDSA");
+    let &[a, b, c, d, e] = name.as_bytes() else {
+        return name.parse().ok();
+    };
+    Some(match u64::from_le_bytes([a, b, c, d, e, 0, 0, 0]) {
+        HS256 => Algorithm::HS256,
+        HS384 => Algorithm::HS384,
+        HS512 => Algorithm::HS512,
+        RS256 => Algorithm::RS256,
+        RS384 => Algorithm::RS384,
+        RS512 => Algorithm::RS512,
+        PS256 => Algorithm::PS256,
+        PS384 => Algorithm::PS384,
+        PS512 => Algorithm::PS512,
+        ES256 => Algorithm::ES256,
+        ES384 => Algorithm::ES384,
+        ES512 => Algorithm::ES512,
+        EDDSA => Algorithm::EdDSA,
+        _ => return name.parse().ok(),
+    })
 }
 
 /// The header of nearly every token, read in one pass: an object of `alg` and, at most once
@@ -103,16 +185,23 @@ fn common_header(bytes: &[u8]) -> Option<Header> {
             let other = || de::Error::custom("not a common header");
             let mut alg: Option<Algorithm> = None;
             let (mut typ, mut kid, mut cty) = (None, None, None);
+            const ALG: u32 = three(b"alg");
+            const TYP: u32 = three(b"typ");
+            const KID: u32 = three(b"kid");
+            const CTY: u32 = three(b"cty");
             while let Some(name) = map.next_key_seed(NameSeed)? {
-                let slot = match &*name {
-                    "alg" if alg.is_none() => {
+                let [a, b, c] = *name.as_bytes() else {
+                    return Err(other());
+                };
+                let slot = match u32::from_le_bytes([a, b, c, 0]) {
+                    ALG if alg.is_none() => {
                         let value: Cow<'de, str> = map.next_value_seed(NameSeed)?;
-                        alg = Some(value.parse().map_err(|_| other())?);
+                        alg = Some(algorithm(&value).ok_or_else(other)?);
                         continue;
                     }
-                    "typ" => &mut typ,
-                    "kid" => &mut kid,
-                    "cty" => &mut cty,
+                    TYP => &mut typ,
+                    KID => &mut kid,
+                    CTY => &mut cty,
                     _ => return Err(other()),
                 };
                 if slot.is_some() {
@@ -137,6 +226,10 @@ fn common_header(bytes: &[u8]) -> Option<Header> {
     Some(header)
 }
 
+/// Payloads up to this many bytes are decoded in place (most access tokens' are), since
+/// `verify` only reads them.
+const PAYLOAD_IN_PLACE: usize = 512;
+
 /// A token split and its header parsed; the signature is not yet checked, so the payload is
 /// not reachable.
 #[derive(Debug)]
@@ -152,7 +245,11 @@ impl<'a> UnverifiedToken<'a> {
     /// Splits and decodes a compact JWS, refusing tokens longer than `max_len` before
     /// decoding anything.
     pub fn parse(token: &'a str, max_len: usize) -> Result<Self> {
-        let seg = split(token, max_len)?;
+        Self::from_segments(&split(token, max_len)?)
+    }
+
+    #[inline]
+    fn from_segments(seg: &Segments<'a>) -> Result<Self> {
         let header = parse_header(seg.header)?;
         let signature = b64::decode_small(seg.signature)
             .ok_or_else(|| Error::Malformed("signature is not strict base64url".into()))?;
@@ -173,12 +270,20 @@ impl<'a> UnverifiedToken<'a> {
     }
 
     /// Checks the header rules and the signature; returns the payload bytes.
-    fn verify_signature(&self, keys: &impl KeySource, validation: &Validation) -> Result<Vec<u8>> {
+    fn verify_signature<'b>(
+        &self,
+        keys: &impl KeySource,
+        validation: &Validation,
+        buf: &'b mut [u8],
+    ) -> Result<Cow<'b, [u8]>> {
         validation.check_header(&self.header)?;
         let mut last = None;
         for key in keys.candidates(&self.header)? {
             match key.verify(self.signing_input.as_bytes(), self.signature.as_slice()) {
-                Ok(()) => return decode_segment(self.payload_b64, "payload"),
+                Ok(()) => {
+                    return b64::decode_in(self.payload_b64, buf)
+                        .ok_or_else(|| Error::Malformed("payload is not strict base64url".into()));
+                }
                 Err(e @ Error::KeyNotUsable(_)) => last = Some(e),
                 Err(_) => last = None,
             }
@@ -249,9 +354,8 @@ pub fn verify<T: DeserializeOwned>(
     keys: &impl KeySource,
     validation: &Validation,
 ) -> Result<Verified<T>> {
-    let token = UnverifiedToken::parse(token, validation.max_token_len)?;
-    let payload = token.verify_signature(keys, validation)?;
-    let header = token.header;
+    let mut buf = [0u8; PAYLOAD_IN_PLACE];
+    let (header, payload) = check_signed(token, keys, validation, &mut buf)?;
     // One strict pass that fills `T` and the registered claims together. Custom checks need
     // the claims as a map, and any failure is read again below for its precise error.
     if !validation.has_custom_checks()
@@ -285,11 +389,10 @@ pub fn verify_jws(
     keys: &impl KeySource,
     validation: &Validation,
 ) -> Result<VerifiedJws> {
-    let token = UnverifiedToken::parse(token, validation.max_token_len)?;
-    let payload = token.verify_signature(keys, validation)?;
+    let (header, payload) = check_signed(token, keys, validation, &mut [])?;
     Ok(VerifiedJws {
-        header: token.header,
-        payload,
+        header,
+        payload: payload.into_owned(),
     })
 }
 
@@ -407,7 +510,7 @@ impl<'v> Registered<'v> {
 }
 
 impl TopLevel for Registered<'_> {
-    #[inline]
+    #[inline(always)]
     fn member(&mut self, name: &str) -> bool {
         self.close_pending();
         if self.plain != 0 {
@@ -421,40 +524,41 @@ impl TopLevel for Registered<'_> {
         self.pending.is_some()
     }
 
+    #[inline(always)]
     fn value(&mut self, part: Scalar<'_>) -> std::result::Result<(), String> {
         let c = &mut self.claims;
-        let date = |secs| NumericDate::from_f64(secs).ok();
         let first = !self.seen;
-        let ok = match (self.pending, part) {
-            (Some(Claim::Iss), Scalar::Str(s)) if first => c.iss.replace(s.to_owned()).is_none(),
-            (Some(Claim::Sub), Scalar::Str(s)) if first => c.sub.replace(s.to_owned()).is_none(),
-            (Some(Claim::Jti), Scalar::Str(s)) if first => c.jti.replace(s.to_owned()).is_none(),
-            (Some(Claim::Aud), Scalar::Str(s)) if first => {
-                c.aud.replace(Audience::One(s.to_owned())).is_none()
-            }
-            (Some(Claim::Aud), Scalar::Array) if first => {
+        self.seen = true;
+        let taken = match (part, self.pending) {
+            (Scalar::Str(s), Some(claim)) if first => match claim {
+                Claim::Iss => c.iss.replace(s.to_owned()).is_none(),
+                Claim::Sub => c.sub.replace(s.to_owned()).is_none(),
+                Claim::Jti => c.jti.replace(s.to_owned()).is_none(),
+                Claim::Aud => c.aud.replace(Audience::One(s.to_owned())).is_none(),
+                Claim::Exp | Claim::Nbf | Claim::Iat => false,
+            },
+            (Scalar::Number(secs), Some(claim)) if first => match NumericDate::from_f64(secs) {
+                Ok(date) => match claim {
+                    Claim::Exp => c.exp.replace(date).is_none(),
+                    Claim::Nbf => c.nbf.replace(date).is_none(),
+                    Claim::Iat => c.iat.replace(date).is_none(),
+                    Claim::Iss | Claim::Sub | Claim::Aud | Claim::Jti => false,
+                },
+                Err(_) => false,
+            },
+            (Scalar::Array, Some(Claim::Aud)) if first => {
                 c.aud.replace(Audience::Many(Vec::new())).is_none()
             }
-            (Some(Claim::Aud), Scalar::Item(s)) => match &mut c.aud {
+            (Scalar::Item(s), Some(Claim::Aud)) => match &mut c.aud {
                 Some(Audience::Many(all)) => {
                     all.push(s.to_owned());
                     true
                 }
                 _ => false,
             },
-            (Some(Claim::Exp), Scalar::Number(n)) if first => {
-                date(n).is_some_and(|d| c.exp.replace(d).is_none())
-            }
-            (Some(Claim::Nbf), Scalar::Number(n)) if first => {
-                date(n).is_some_and(|d| c.nbf.replace(d).is_none())
-            }
-            (Some(Claim::Iat), Scalar::Number(n)) if first => {
-                date(n).is_some_and(|d| c.iat.replace(d).is_none())
-            }
             _ => false,
         };
-        self.seen = true;
-        if ok {
+        if taken {
             Ok(())
         } else {
             self.failed = true;
@@ -520,6 +624,56 @@ mod tests {
         }
         // Control bytes below the space are not whitespace: base64url refuses them later.
         assert!(!has_whitespace(b"a\x01b\x1fc"));
+    }
+
+    #[test]
+    fn whitespace_anywhere_is_the_error_even_when_looked_for_last() {
+        use crate::keyset::KeySet;
+        let key = SigningKey::hmac(Algorithm::HS256, &[7u8; 32]).unwrap();
+        let keys = KeySet::new(vec![key.verifying_key().unwrap()]);
+        let validation = Validation::new([Algorithm::HS256]).insecure_ignore_exp();
+        let good = encode(
+            &key,
+            &Header::new(Algorithm::HS256),
+            &serde_json::json!({"a": 1}),
+        )
+        .unwrap();
+        verify::<Value>(&good, &keys, &validation).unwrap();
+        let mut forged = good.clone();
+        forged.replace_range(good.len() - 2.., "AA");
+        for token in [good, forged] {
+            for at in 0..=token.len() {
+                for ws in [" ", "\t", "\n", "\r", "\x0c"] {
+                    let mut t = token.clone();
+                    t.insert_str(at, ws);
+                    let expected = "malformed token: token contains whitespace";
+                    let err = verify::<Value>(&t, &keys, &validation).unwrap_err();
+                    assert_eq!(err.to_string(), expected, "{t:?}");
+                    let err = verify_jws(&t, &keys, &validation).unwrap_err();
+                    assert_eq!(err.to_string(), expected, "{t:?}");
+                    let err = UnverifiedToken::parse(&t, 4096).unwrap_err();
+                    assert_eq!(err.to_string(), expected, "{t:?}");
+                }
+            }
+        }
+        let err = verify::<Value>(" ", &keys, &validation.clone().max_token_len(0)).unwrap_err();
+        assert!(
+            matches!(err, Error::TooLarge { .. }),
+            "the size limit comes first"
+        );
+    }
+
+    #[test]
+    fn algorithm_names_match_from_str() {
+        for alg in Algorithm::ALL {
+            assert_eq!(algorithm(alg.name()), Some(alg));
+        }
+        for name in [
+            "none", "None", "hs256", "HS257", "EDDSA", "ES25", "ES2566", "", "HS256 ",
+        ] {
+            assert_eq!(algorithm(name), name.parse().ok(), "{name}");
+            assert_eq!(algorithm(name), None, "{name}");
+        }
     }
 
     /// What `Header::from_map` makes of a header, as `parse_header` did before the fast path.

@@ -225,7 +225,7 @@ impl Validation {
         header.check_crit(&self.understood_crit)?;
         if let Some(expected) = &self.typ {
             match &header.typ {
-                Some(got) if same_media_type(expected, got) => {}
+                Some(got) if got == expected || same_media_type(expected, got) => {}
                 got => {
                     return Err(Error::TypeMismatch {
                         expected: expected.clone(),
