@@ -664,6 +664,35 @@ mod tests {
     }
 
     #[test]
+    fn segments_are_split_at_exactly_two_dots() {
+        let ok = segments("a.bc.d").unwrap();
+        assert_eq!((ok.header, ok.payload, ok.signature), ("a", "bc", "d"));
+        assert_eq!(ok.signing_input, "a.bc");
+        let ok = segments("a..").unwrap();
+        assert_eq!((ok.header, ok.payload, ok.signature), ("a", "", ""));
+        for (token, n) in [
+            ("a", 1),
+            ("a.b", 2),
+            ("a.b.c.d", 4),
+            ("a.b.c.d.e", 5),
+            ("....", 5),
+        ] {
+            let err = segments(token).err().unwrap().to_string();
+            assert!(err.contains(&format!("found {n} ")), "{token}: {err}");
+        }
+        // More dots than a byte counts.
+        let many = ".".repeat(600);
+        assert!(
+            segments(&many)
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("found 601 ")
+        );
+        assert!(segments(".b.c").is_err(), "empty header");
+    }
+
+    #[test]
     fn algorithm_names_match_from_str() {
         for alg in Algorithm::ALL {
             assert_eq!(algorithm(alg.name()), Some(alg));
