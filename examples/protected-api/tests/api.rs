@@ -1,5 +1,7 @@
 //! The example API against an issuer on 127.0.0.1 that serves a real JWKS.
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 
 use axum::{Json, Router, routing::get};
