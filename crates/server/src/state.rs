@@ -61,10 +61,10 @@ pub enum StartupError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The database cannot be opened.
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
     /// The master key or the signing keys cannot be used.
-    #[error("{0}")]
+    #[error(transparent)]
     Keys(#[from] KeyError),
     /// Anything else at startup (binding the address, reading TLS files…).
     #[error("{0}")]
@@ -225,4 +225,29 @@ pub async fn master_keys(
         old.push(MasterKey::from_base64url(text.expose())?);
     }
     Ok((MasterKeyRing::new(current, old), origin))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `tessera serve` prints an error with its sources (`{:#}`): no message may appear twice.
+    #[test]
+    fn startup_errors_do_not_repeat_their_cause() {
+        let errors = [
+            StartupError::from(KeyError::MasterKey("cannot read master key file x".into())),
+            StartupError::from(StoreError::Invalid("bad".into())),
+        ];
+        for error in errors {
+            let mut messages = vec![error.to_string()];
+            let mut source = std::error::Error::source(&error);
+            while let Some(e) = source {
+                messages.push(e.to_string());
+                source = e.source();
+            }
+            for pair in messages.windows(2) {
+                assert!(!pair[0].contains(&pair[1]), "{messages:?}");
+            }
+        }
+    }
 }
