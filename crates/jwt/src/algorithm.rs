@@ -184,18 +184,15 @@ impl Algorithm {
     }
 
     pub(crate) fn verification(self) -> Option<&'static dyn signature::VerificationAlgorithm> {
+        if let Some(rsa) = self.rsa_params() {
+            return Some(rsa);
+        }
         Some(match self {
-            Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-            Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
-            Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-            Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
-            Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
-            Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
             Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
             Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
             Algorithm::ES512 => &signature::ECDSA_P521_SHA512_FIXED,
             Algorithm::EdDSA => &signature::ED25519,
-            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => return None,
+            _ => return None,
         })
     }
 
