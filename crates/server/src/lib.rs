@@ -13,6 +13,7 @@
 //! - [`publish`], [`ops`]: JWKS, discovery, health, readiness, metrics.
 //! - [`error::ApiError`]: every error's status and JSON body, in one place.
 //! - [`serve`]: running it (plain HTTP or rustls, graceful shutdown).
+//! - [`web`]: the browser face: hosted login, account and sessions, token inspector, admin.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -59,6 +60,7 @@ pub mod state;
 pub mod store;
 pub mod throttle;
 pub mod tokens;
+pub mod web;
 
 /// What the CLI's administration commands share: configuration, store and master keys
 /// loaded the way `tessera serve` loads them.

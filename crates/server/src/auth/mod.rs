@@ -135,7 +135,10 @@ pub fn password_params(config: &Config) -> PasswordParams {
 /// The authentication routes (merged into [`app::router`](crate::app::router)).
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/login", post(json_api::login))
+        .route(
+            "/login",
+            get(crate::web::pages::login_page).post(json_api::login),
+        )
         .route("/token/refresh", post(json_api::refresh))
         .route("/logout", post(json_api::logout))
         .route("/login/oidc", post(federation::login))
