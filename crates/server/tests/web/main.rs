@@ -1,5 +1,43 @@
-//! The browser face's server side, over real HTTP on 127.0.0.1: the cookie session and its
-//! CSRF defence, the sessions and admin JSON APIs, sign-in with an outside provider.
+//! The browser face's server side over real HTTP on 127.0.0.1, every case against an SQLite
+//! file and against PostgreSQL (as `tests/auth`, whose support code this shares):
+//!
+//! - `session`: the cookie session (login, silent refresh, sign-out) and its CSRF defence.
+//! - `sessions_api`: `GET /sessions`, `DELETE /sessions/{id}`, `DELETE /sessions`.
+//! - `admin_api`: the admin pages' JSON API.
+//! - `oidc_flow`: sign-in with an outside provider (authorization code + PKCE) against a
+//!   provider served on 127.0.0.1.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "../harness/mod.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod harness;
+#[path = "../auth/support.rs"]
+#[allow(dead_code)]
+mod support;
+
+/// Instantiates every case for both backends, in the module that invokes it:
+/// `sqlite::case` and `postgres::case`.
+macro_rules! on_both_backends {
+    ($($module:ident :: $case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    crate::harness::sqlite(crate::$module::$case).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    crate::harness::postgres(crate::$module::$case).await;
+                }
+            )*
+        }
+    };
+}
 
 mod admin_api;
 mod oidc_flow;
