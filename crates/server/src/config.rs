@@ -90,9 +90,10 @@ const fn doc(
 use KeyKind::{Boolean, Integer, List, Text};
 
 /// Every configuration key. `providers` is a list of tables (`[[providers]]`), each with the
-/// keys `name`, `issuer`, `jwks_uri`, `discovery`, `audience`, `algorithms`; in the
+/// keys `name`, `issuer`, `jwks_uri`, `discovery`, `audience`, `algorithms`, and for the
+/// hosted login page's "Sign in with …" button `client_id`, `client_secret`, `scopes`; in the
 /// environment, `TESSERA_PROVIDERS='[{name="google", issuer="https://accounts.google.com",
-/// audience="ID"}]'`.
+/// audience="ID", client_secret="SECRET"}]'`.
 pub const KEYS: &[KeyDoc] = &[
     doc(
         "issuer",
@@ -214,7 +215,10 @@ pub const KEYS: &[KeyDoc] = &[
         "providers",
         List,
         "[]",
-        "outside identity providers for /login/oidc: [[providers]] name, issuer, jwks_uri (or discovery = true), audience, algorithms",
+        "outside identity providers for /login/oidc: [[providers]] name, issuer, jwks_uri (or discovery = true), audience, algorithms; \
+         for \"Sign in with <name>\" on the login page also client_id (default: the only audience), \
+         client_secret (confidential client: sent with HTTP Basic; keep it in TESSERA_PROVIDERS rather than the file), \
+         scopes (default [\"openid\", \"email\", \"profile\"])",
     ),
     doc(
         "passwords.memory_kib",
@@ -489,6 +493,16 @@ pub struct ProviderSettings {
     pub audience: Vec<String>,
     /// Accepted algorithms (default RS256).
     pub algorithms: Vec<Algorithm>,
+    /// tessera's client id at the provider, for the browser sign-in (authorization code
+    /// flow): `client_id`, or the only `audience` when there is exactly one. `None`: the
+    /// provider is not offered on the login page (its ID tokens are still accepted at
+    /// `/login/oidc`).
+    pub client_id: Option<String>,
+    /// The client secret at the provider (a confidential client, authenticated with HTTP
+    /// Basic at the token endpoint); `None`: a public client (PKCE alone).
+    pub client_secret: Option<Secret>,
+    /// The scopes asked for (always with `openid`); default `openid email profile`.
+    pub scopes: Vec<String>,
 }
 
 /// Where a provider's keys are published.
@@ -749,6 +763,17 @@ struct RawProvider {
     audience: OneOrMany,
     #[serde(default)]
     algorithms: Option<Vec<String>>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default, deserialize_with = "optional_secret")]
+    client_secret: Option<Secret>,
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+}
+
+/// A secret read straight into [`Secret`] (zeroized, redacted), never held as a plain `String`.
+fn optional_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Secret>, D::Error> {
+    Option::<String>::deserialize(d).map(|s| s.map(Secret::new))
 }
 
 #[derive(Debug, Deserialize)]
@@ -1218,13 +1243,85 @@ fn validate_provider(i: usize, raw: RawProvider) -> Result<ProviderSettings, Con
             })
             .collect::<Result<_, _>>()?,
     };
+    let client_id = match raw.client_id {
+        Some(id) => {
+            let id = id.trim().to_owned();
+            if id.is_empty() {
+                return Err(invalid(&key("client_id"), "must not be empty"));
+            }
+            // The ID token of the code flow is issued to the client id: its `aud` must be
+            // one that `audience` accepts.
+            if !audience.contains(&id) {
+                return Err(invalid(
+                    &key("client_id"),
+                    format!("{id:?} must be one of `audience` (the ID tokens are issued to it)"),
+                ));
+            }
+            Some(id)
+        }
+        None if audience.len() == 1 => Some(audience[0].clone()),
+        None => None,
+    };
+    let client_secret = match raw.client_secret {
+        Some(secret) if secret.expose().trim().is_empty() => {
+            return Err(invalid(&key("client_secret"), "must not be empty"));
+        }
+        Some(_) if client_id.is_none() => {
+            return Err(invalid(
+                &key("client_secret"),
+                "needs client_id (there are several audiences to choose from)",
+            ));
+        }
+        Some(secret) => Some(Secret::new(secret.expose().trim())),
+        None => None,
+    };
+    let scopes = match raw.scopes {
+        None => DEFAULT_PROVIDER_SCOPES.map(str::to_owned).to_vec(),
+        Some(list) => {
+            let list: Vec<String> = list.iter().map(|s| s.trim().to_owned()).collect();
+            if let Some(bad) = list.iter().find(|s| !is_scope_token(s)) {
+                return Err(invalid(
+                    &key("scopes"),
+                    format!(
+                        "{bad:?} is not a scope (RFC 6749 §3.3: printable ASCII, no space, quote or backslash)"
+                    ),
+                ));
+            }
+            if !list.iter().any(|s| s == "openid") {
+                return Err(invalid(
+                    &key("scopes"),
+                    "must include \"openid\" (without it the provider issues no ID token)",
+                ));
+            }
+            let mut unique = Vec::with_capacity(list.len());
+            for scope in list {
+                if !unique.contains(&scope) {
+                    unique.push(scope);
+                }
+            }
+            unique
+        }
+    };
     Ok(ProviderSettings {
         name,
         issuer,
         keys,
         audience,
         algorithms,
+        client_id,
+        client_secret,
+        scopes,
     })
+}
+
+/// The scopes asked of a provider when `scopes` is not set.
+const DEFAULT_PROVIDER_SCOPES: [&str; 3] = ["openid", "email", "profile"];
+
+/// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
+fn is_scope_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
 }
 
 fn validate_passwords(raw: &RawPasswords) -> Result<PasswordSettings, ConfigError> {
@@ -1639,6 +1736,85 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("providers[1].name"), "{err}");
+    }
+
+    #[test]
+    fn provider_client_settings() {
+        // Defaults: the only audience is the client id; a public client; openid email profile.
+        let config = Config::from_toml_and_env(
+            "[[providers]]\nname = \"g\"\nissuer = \"https://a.example\"\naudience = \"app\"",
+            NO_ENV,
+        )
+        .unwrap();
+        let p = &config.providers[0];
+        assert_eq!(p.client_id.as_deref(), Some("app"));
+        assert_eq!(p.client_secret, None);
+        assert_eq!(p.scopes, ["openid", "email", "profile"]);
+
+        // Several audiences and no client_id: not offered for browser sign-in.
+        let config = Config::from_toml_and_env(
+            "[[providers]]\nname = \"g\"\nissuer = \"https://a.example\"\naudience = [\"a\", \"b\"]",
+            NO_ENV,
+        )
+        .unwrap();
+        assert_eq!(config.providers[0].client_id, None);
+
+        // Everything given, the secret from the environment (which wins over the file).
+        let config = Config::from_toml_and_env(
+            "[[providers]]\nname = \"g\"\nissuer = \"https://a.example\"\naudience = [\"a\", \"b\"]\nclient_id = \"b\"",
+            [(
+                "TESSERA_PROVIDERS",
+                r#"[{name="g", issuer="https://a.example", audience=["a", "b"], client_id=" b ", client_secret=" s3cr3t-value ", scopes=["openid", "email", "openid"]}]"#,
+            )],
+        )
+        .unwrap();
+        let p = &config.providers[0];
+        assert_eq!(p.client_id.as_deref(), Some("b"));
+        assert_eq!(
+            p.client_secret.as_ref().map(Secret::expose),
+            Some("s3cr3t-value")
+        );
+        assert_eq!(p.scopes, ["openid", "email"], "trimmed, duplicates dropped");
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("s3cr3t"), "{debug}");
+
+        for (extra, needle) in [
+            ("client_id = \"\"", "providers[0].client_id"),
+            ("client_id = \"other\"", "providers[0].client_id"),
+            ("client_secret = \" \"", "providers[0].client_secret"),
+            ("scopes = [\"email\"]", "providers[0].scopes"),
+            ("scopes = []", "providers[0].scopes"),
+            (
+                "scopes = [\"openid\", \"two words\"]",
+                "providers[0].scopes",
+            ),
+            ("scopes = [\"openid\", \"\"]", "providers[0].scopes"),
+            ("scopes = [\"openid\", \"q\\\"\"]", "providers[0].scopes"),
+        ] {
+            let toml = format!(
+                "[[providers]]\nname = \"g\"\nissuer = \"https://a.example\"\naudience = \"app\"\n{extra}"
+            );
+            let err = Config::from_toml_and_env(&toml, NO_ENV).unwrap_err();
+            assert!(err.to_string().contains(needle), "{extra}: {err}");
+        }
+        // A secret without a client id to go with it.
+        let err = Config::from_toml_and_env(
+            "[[providers]]\nname = \"g\"\nissuer = \"https://a.example\"\naudience = [\"a\", \"b\"]\nclient_secret = \"hunter2\"",
+            NO_ENV,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("providers[0].client_secret"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        // A secret of the wrong type is named without being repeated.
+        let err = Config::from_toml_and_env(
+            "[[providers]]\nname = \"g\"\nissuer = \"https://a.example\"\naudience = \"a\"\nclient_secret = 12345678",
+            NO_ENV,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("client_secret"), "{err}");
     }
 
     #[test]
