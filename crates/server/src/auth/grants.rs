@@ -27,6 +27,9 @@ pub(crate) enum GrantError {
     /// Bad credentials, or a refresh token that cannot be used (`invalid_grant`: 401 at the
     /// JSON endpoints, 400 at `/oauth2/token`).
     InvalidGrant(&'static str),
+    /// The right password of a disabled account. Worded like [`GrantError::InvalidGrant`]
+    /// ([`BAD_CREDENTIALS`]) everywhere except the browser session, which tells the person.
+    AccountDisabled,
     /// A scope beyond what may be granted (`invalid_scope`, 400).
     InvalidScope(&'static str),
     /// Anything else, already an HTTP answer (429, 503, 500).
@@ -77,6 +80,7 @@ impl GrantError {
     pub(crate) fn for_json_api(self) -> ApiError {
         match self {
             Self::InvalidGrant(why) => ApiError::unauthorized("invalid_grant", why),
+            Self::AccountDisabled => ApiError::unauthorized("invalid_grant", BAD_CREDENTIALS),
             Self::InvalidScope(why) => {
                 ApiError::new(axum::http::StatusCode::BAD_REQUEST, "invalid_scope", why)
             }
@@ -88,6 +92,7 @@ impl GrantError {
     pub(crate) fn for_oauth(self) -> ApiError {
         match self {
             Self::InvalidGrant(why) => ApiError::invalid_grant(why),
+            Self::AccountDisabled => ApiError::invalid_grant(BAD_CREDENTIALS),
             other => other.for_json_api(),
         }
     }
@@ -127,6 +132,9 @@ impl Origin {
 pub(crate) struct Issued {
     pub(crate) access: AccessToken,
     pub(crate) refresh: Option<SecretString>,
+    /// When the refresh token's family ends (UNIX seconds; its absolute lifetime), if there is
+    /// a refresh token.
+    pub(crate) refresh_expires_at: Option<i64>,
     /// Scopes granted (to echo in the OAuth answer).
     pub(crate) scopes: Vec<String>,
 }
@@ -210,7 +218,7 @@ pub(crate) async fn password(
         (Some(user), Verification::Match { .. }) => {
             state.metrics.login("disabled");
             tracing::info!(user = %user.id, "login refused: the user is disabled");
-            return Err(GrantError::InvalidGrant(BAD_CREDENTIALS));
+            return Err(GrantError::AccountDisabled);
         }
         _ => {
             state.metrics.login("invalid_credentials");
@@ -330,6 +338,7 @@ fn issue(
     Ok(Issued {
         access,
         refresh: Some(refresh),
+        refresh_expires_at: Some(family.expires_at),
         scopes: scopes.to_vec(),
     })
 }
@@ -477,6 +486,7 @@ pub(crate) fn client_token(
     Ok(Issued {
         access,
         refresh: None,
+        refresh_expires_at: None,
         scopes,
     })
 }

@@ -47,7 +47,7 @@
 pub mod client_secret;
 mod clients;
 pub mod federation;
-mod grants;
+pub(crate) mod grants;
 mod json_api;
 mod oauth;
 mod own_tokens;
