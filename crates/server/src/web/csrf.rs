@@ -43,7 +43,9 @@ impl Failure {
             Self::ForeignOrigin => "CSRF check failed: the Origin is not this issuer's",
             Self::NoCookie => "CSRF check failed: no valid tessera_csrf cookie (reload the page)",
             Self::NoHeader => "CSRF check failed: no X-CSRF-Token header",
-            Self::Mismatch => "CSRF check failed: X-CSRF-Token does not match the tessera_csrf cookie",
+            Self::Mismatch => {
+                "CSRF check failed: X-CSRF-Token does not match the tessera_csrf cookie"
+            }
         }
     }
 }
@@ -255,7 +257,10 @@ mod tests {
         headers.insert(CSRF_HEADER, HeaderValue::from_static("x"));
         assert_eq!(verify_at(&headers), Err(Failure::NoCookie));
         let mut headers = passing(&t);
-        headers.insert(COOKIE, HeaderValue::from_str(&format!("tessera={t}")).unwrap());
+        headers.insert(
+            COOKIE,
+            HeaderValue::from_str(&format!("tessera={t}")).unwrap(),
+        );
         assert_eq!(verify_at(&headers), Err(Failure::NoCookie));
     }
 
@@ -272,7 +277,11 @@ mod tests {
         ] {
             let mut headers = passing(&t);
             headers.insert(ORIGIN, HeaderValue::from_str(foreign).unwrap());
-            assert_eq!(verify_at(&headers), Err(Failure::ForeignOrigin), "{foreign}");
+            assert_eq!(
+                verify_at(&headers),
+                Err(Failure::ForeignOrigin),
+                "{foreign}"
+            );
         }
     }
 

@@ -158,10 +158,7 @@ async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
 
 /// `DELETE /browser/session`: 204, the family revoked (if the cookie held a live token) and
 /// the cookie cleared.
-async fn sign_out(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
+async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     csrf::check(&state, &headers)?;
     if let Some(presented) = cookies::get(&headers, REFRESH_COOKIE) {
         grants::revoke_refresh_token(&state, presented, None, false).await?;
