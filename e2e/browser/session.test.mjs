@@ -1,0 +1,121 @@
+// Signing in through the login page, where the access token lives (memory only) and the
+// silent refresh that keeps an open page signed in.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import {
+  assertNoProblems,
+  expectText,
+  payloadOf,
+  signIn,
+  sleep,
+  useServerAndBrowser,
+} from '../lib/browser.mjs';
+import { PASSWORD } from '../lib/server.mjs';
+
+const env = useServerAndBrowser({
+  accessTtl: '4s',
+  users: [{ name: 'alice' }, { name: 'olivia' }, { name: 'sam' }],
+});
+
+test('signing in on the login page lands on /account, which names the user', async (t) => {
+  const { page, problems } = await env.open(t);
+  await signIn(page, env.server.url, 'alice', PASSWORD);
+  assert.equal(new URL(page.url()).pathname, '/account');
+  await expectText(page, '#who', /\balice\b/);
+  assertNoProblems(problems);
+});
+
+test('without a session, / and /account send the browser to /login, which returns there after sign-in', async (t) => {
+  const { page, problems } = await env.open(t);
+  await page.goto(`${env.server.url}/`);
+  await page.waitForURL((url) => url.pathname === '/login');
+  await page.goto(`${env.server.url}/login?return_to=/inspect`);
+  await page.fill('#username', 'alice');
+  await page.fill('#password', PASSWORD);
+  await page.click('#sign-in');
+  await page.waitForURL((url) => url.pathname === '/inspect');
+  assertNoProblems(problems);
+});
+
+test('the access token is never in storage, readable cookies or the HTML; the refresh cookie is HttpOnly, SameSite=Strict, Path=/browser/session', async (t) => {
+  const { context, page, problems, captured } = await env.open(t);
+  await signIn(page, env.server.url, 'olivia', PASSWORD);
+  await page.waitForFunction(() => document.querySelector('#expires-in')?.getAttribute('data-exp'));
+  // Wait for one silent refresh on /account too, so that every way the token is handed over
+  // has happened (the 4 s tokens are refreshed after about 3 s).
+  const deadline = Date.now() + 8_000;
+  while (captured.refreshes.length < 2 && Date.now() < deadline) await sleep(200);
+  await captured.settled();
+
+  assert.ok(captured.tokens.length >= 2, `expected access tokens in the session responses, got ${captured.tokens.length}`);
+  for (const body of captured.bodies) {
+    assert.equal(body.refresh_token, undefined, 'a /browser/session answer carries a refresh_token');
+    assert.equal(body.token_type, 'Bearer');
+  }
+  // The whole token, and its signature alone (the part nobody could reconstruct).
+  const secrets = captured.tokens.flatMap((token) => [token, token.split('.')[2]]);
+  const leaks = (where, text) => {
+    for (const secret of secrets) assert.ok(!text.includes(secret), `an access token is in ${where}`);
+  };
+
+  const seen = await page.evaluate(() => ({
+    local: JSON.stringify(Object.entries(localStorage)),
+    session: JSON.stringify(Object.entries(sessionStorage)),
+    cookie: document.cookie,
+    html: document.documentElement.outerHTML,
+  }));
+  leaks('localStorage', seen.local);
+  leaks('sessionStorage', seen.session);
+  leaks('document.cookie', seen.cookie);
+  leaks('the page HTML', seen.html);
+  leaks('the page content', await page.content());
+
+  const cookies = await context.cookies(env.server.url);
+  for (const cookie of cookies) {
+    if (!cookie.httpOnly) leaks(`the readable cookie ${cookie.name}`, cookie.value);
+    assert.ok(!captured.tokens.includes(cookie.value), `the cookie ${cookie.name} holds an access token`);
+  }
+  const refresh = cookies.find((c) => c.name === 'tessera_refresh');
+  assert.ok(refresh, `no tessera_refresh cookie among ${cookies.map((c) => c.name).join(', ')}`);
+  assert.equal(refresh.httpOnly, true, 'tessera_refresh is not HttpOnly');
+  assert.equal(refresh.sameSite, 'Strict');
+  assert.equal(refresh.path, '/browser/session');
+  const csrf = cookies.find((c) => c.name === 'tessera_csrf');
+  assert.ok(csrf, 'no tessera_csrf cookie');
+  assert.equal(csrf.httpOnly, false, 'the CSRF cookie must be readable by the page');
+  assert.equal(csrf.sameSite, 'Strict');
+  assert.equal(csrf.path, '/');
+  assert.match(csrf.value, /^[A-Za-z0-9_-]{43}$/);
+  assertNoProblems(problems);
+});
+
+test('an open page refreshes silently before the token expires, and the server accepts the token it holds', async (t) => {
+  const { page, problems, captured } = await env.open(t);
+  await signIn(page, env.server.url, 'sam', PASSWORD);
+  await page.waitForFunction(() => document.querySelector('#expires-in')?.getAttribute('data-exp'));
+  const firstExp = Number(await page.getAttribute('#expires-in', 'data-exp'));
+  const refreshesBefore = captured.refreshes.length;
+  await expectText(page, '#expires-in', /expires in \d+\s?s/);
+
+  await sleep(10_000);
+
+  const refreshes = captured.refreshes.length - refreshesBefore;
+  assert.ok(refreshes >= 2, `expected at least two silent refreshes in 10 s with 4 s tokens, saw ${refreshes}`);
+  assert.deepEqual(captured.failures, [], 'a session request failed');
+  const lastExp = Number(await page.getAttribute('#expires-in', 'data-exp'));
+  assert.ok(lastExp > firstExp, `#expires-in data-exp did not move forward (${firstExp} → ${lastExp})`);
+  await captured.settled();
+  assert.ok(
+    captured.tokens.some((token) => payloadOf(token).exp === lastExp),
+    `data-exp ${lastExp} is the exp of none of the tokens the page received`,
+  );
+
+  await page.click('#check');
+  const result = await expectText(page, '#check-result', /\S/);
+  assert.match(result, /\bvalid\b/i);
+  assert.doesNotMatch(result, /invalid/i);
+  assert.match(result, /\bsam\b/);
+  assertNoProblems(problems);
+});

@@ -1,0 +1,74 @@
+// Signing out: this browser's session, or every session of the user at once.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { assertNoProblems, expectText, signIn, useServerAndBrowser } from '../lib/browser.mjs';
+import { PASSWORD } from '../lib/server.mjs';
+
+const env = useServerAndBrowser({ users: [{ name: 'alice' }, { name: 'bruno' }] });
+
+/** From inside the page: a refresh as session.js makes it; resolves with the HTTP status. */
+function refreshFromPage(page) {
+  return page.evaluate(async () => {
+    const csrf = document.cookie
+      .split(';')
+      .map((c) => c.trim())
+      .find((c) => c.startsWith('tessera_csrf='))
+      ?.slice('tessera_csrf='.length);
+    const res = await fetch('/browser/session/refresh', {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'X-CSRF-Token': csrf ?? '' },
+    });
+    return res.status;
+  });
+}
+
+test('"Sign out everywhere" in one browser ends the session of another browser', async (t) => {
+  const a = await env.open(t);
+  const b = await env.open(t);
+  await signIn(a.page, env.server.url, 'alice', PASSWORD);
+  await signIn(b.page, env.server.url, 'alice', PASSWORD);
+  // Both sessions are listed on A's account page.
+  await a.page.reload();
+  await a.page.waitForFunction(() => document.querySelectorAll('#sessions tr[data-session-id]').length >= 2);
+  assert.equal(await refreshFromPage(b.page), 200, 'B could not refresh before the sign-out');
+
+  await a.page.click('#sign-out-everywhere');
+  await a.page.waitForURL((url) => url.pathname === '/login');
+
+  assert.equal(await refreshFromPage(b.page), 401, "B's refresh still works after sign-out everywhere");
+  await b.page.goto(`${env.server.url}/account`);
+  await b.page.waitForURL((url) => url.pathname === '/login');
+
+  // None of alice's sessions is left: a new login is her only one.
+  const { access_token: token } = await env.server.login('alice');
+  const res = await env.server.fetch('/sessions', { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(res.status, 200);
+  const { sessions } = await res.json();
+  assert.equal(sessions.length, 1, `sessions left: ${JSON.stringify(sessions)}`);
+  assert.equal(sessions[0].current, true);
+  assertNoProblems(a.problems);
+  assertNoProblems(b.problems);
+});
+
+test('"Sign out" ends this browser\'s session only', async (t) => {
+  const a = await env.open(t);
+  const b = await env.open(t);
+  await signIn(a.page, env.server.url, 'bruno', PASSWORD);
+  await signIn(b.page, env.server.url, 'bruno', PASSWORD);
+
+  await a.page.click('#sign-out');
+  await a.page.waitForURL((url) => url.pathname === '/login');
+  const cookies = await a.context.cookies(env.server.url);
+  assert.ok(!cookies.some((c) => c.name === 'tessera_refresh'), 'the refresh cookie survived the sign-out');
+  await a.page.goto(`${env.server.url}/account`);
+  await a.page.waitForURL((url) => url.pathname === '/login');
+
+  await b.page.reload();
+  await b.page.waitForURL((url) => url.pathname === '/account');
+  await expectText(b.page, '#who', /\bbruno\b/);
+  assertNoProblems(a.problems);
+  assertNoProblems(b.problems);
+});
