@@ -49,8 +49,8 @@ pub(crate) async fn bad_json_bodies(ctx: Ctx) {
             .await
             .assert_error(401, "invalid_grant");
     }
-    // The wrong method.
-    let get = issuer.http.get(issuer.url("/login")).send().await.unwrap();
+    // The wrong method (GET /login is the hosted login page).
+    let get = issuer.http.get(issuer.url("/token/refresh")).send().await.unwrap();
     assert_eq!(get.status().as_u16(), 405);
     issuer.stop().await;
 }
