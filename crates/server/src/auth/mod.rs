@@ -52,7 +52,7 @@ mod json_api;
 mod oauth;
 mod own_tokens;
 mod params;
-mod userinfo;
+pub(crate) mod userinfo;
 
 use std::sync::Arc;
 

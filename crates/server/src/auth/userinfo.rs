@@ -3,7 +3,10 @@
 
 use std::convert::Infallible;
 
+use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tessera_guard::{GuardLayer, VerifiedToken};
@@ -13,38 +16,65 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The `realm` of the Bearer challenges.
-const REALM: &str = "tessera";
+pub(crate) const REALM: &str = "tessera";
 
-/// Runs the request through a [`GuardLayer`] on the verifier of the current keys, then
-/// answers with [`userinfo`].
+/// Checks the request's Bearer token (see [`verify_bearer`]), then answers with [`userinfo`].
 pub(super) async fn endpoint(State(state): State<AppState>, request: Request) -> Response {
+    match verify_bearer(&state, request.headers(), None).await {
+        Ok(token) => userinfo(&state, &token).await,
+        Err(refusal) => refusal,
+    }
+}
+
+/// The `Authorization: Bearer` token of a request, checked by a [`GuardLayer`] (realm
+/// `tessera`) on the verifier of tessera's current keys, with `role` required in its `roles`
+/// if given. `Err` is the answer to send instead: RFC 6750's 401/400/403 with its
+/// `WWW-Authenticate` challenge, or 503 when no key can verify.
+///
+/// Only the `Authorization` headers are looked at; what the token is about (its user still
+/// existing, not disabled) is the caller's to check.
+pub(crate) async fn verify_bearer(
+    state: &AppState,
+    headers: &HeaderMap,
+    role: Option<&str>,
+) -> Result<VerifiedToken, Response> {
     let verifier = match state.auth.own_tokens().verifier(&state.keys) {
         Ok(verifier) => verifier,
         Err(e) => {
-            tracing::warn!(error = %e, "userinfo: no key to verify with");
-            return ApiError::unavailable("the issuer's keys are not available; retry later")
-                .into_response();
+            tracing::warn!(error = %e, "bearer: no key to verify with");
+            return Err(
+                ApiError::unavailable("the issuer's keys are not available; retry later")
+                    .into_response(),
+            );
         }
     };
-    let inner = tower::service_fn(move |request: Request| {
-        let state = state.clone();
-        async move {
-            let token = request.extensions().get::<VerifiedToken>().cloned();
-            Ok::<_, Infallible>(match token {
-                Some(token) => userinfo(&state, &token).await,
-                // The guard always sets it before calling in.
-                None => invalid_token(),
-            })
+    let mut guard = GuardLayer::new(verifier).realm(REALM);
+    if let Some(role) = role {
+        guard = guard.require_role(role);
+    }
+    let mut probe = Request::new(Body::empty());
+    for value in headers.get_all(AUTHORIZATION) {
+        probe.headers_mut().append(AUTHORIZATION, value.clone());
+    }
+    // The guard answers refusals itself; a request it lets through reaches this service, which
+    // hands the verified token back in the response's extensions.
+    let inner = tower::service_fn(|request: Request| async move {
+        let mut response = Response::new(Body::empty());
+        if let Some(token) = request.extensions().get::<VerifiedToken>().cloned() {
+            response.extensions_mut().insert(token);
         }
+        Ok::<_, Infallible>(response)
     });
-    match GuardLayer::new(verifier)
-        .realm(REALM)
-        .layer(inner)
-        .oneshot(request)
-        .await
-    {
+    let response = match guard.layer(inner).oneshot(probe).await {
         Ok(response) => response,
         Err(never) => match never {},
+    };
+    match response.extensions().get::<VerifiedToken>() {
+        Some(token) => Ok(token.clone()),
+        // The guard always sets the token before calling in: a success without one is not
+        // a verified request.
+        None if response.status().is_success() => Err(invalid_token()),
+        None => Err(response),
     }
 }
 
@@ -72,7 +102,8 @@ async fn userinfo(state: &AppState, token: &VerifiedToken) -> Response {
     }
 }
 
-fn invalid_token() -> Response {
+/// 401 `invalid_token` with its RFC 6750 challenge (what a token about no usable user gets).
+pub(crate) fn invalid_token() -> Response {
     let challenge = format!(
         "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"the access token is invalid\""
     );

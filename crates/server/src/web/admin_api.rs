@@ -1,9 +1,602 @@
-//! (being written)
+//! The admin pages' JSON API: users, signing keys and OAuth clients, as the administration
+//! commands (`tessera user …`, `tessera key …`, `tessera client …`) manage them.
+//!
+//! `Authorization: Bearer <access token>` whose `roles` contain `admin`, checked as
+//! `/userinfo` checks a token (RFC 6750). Without the role: 403 `insufficient_scope` with
+//! `WWW-Authenticate: Bearer realm="tessera", error="insufficient_scope", …`. The roles are
+//! also checked against the store: a token issued before the user lost the `admin` role (or
+//! was disabled, or deleted) is refused although its signature is good (403, resp. 401).
+//!
+//! | method, path | answers |
+//! |---|---|
+//! | `GET /admin/api/users` | 200 `{"users":[{"id","username","roles","disabled","has_password","created_at","updated_at"}]}` |
+//! | `POST /admin/api/users` `{"username","password","roles"?}` | 201 the user · 400 · 409 `conflict` |
+//! | `PATCH /admin/api/users/{id}` `{"disabled"?,"roles"?}` | 200 the user · 400 · 404 |
+//! | `GET /admin/api/keys` | 200 `{"keys":[{"kid","alg","state","created_at","activated_at","retired_at","delete_after"}]}` |
+//! | `POST /admin/api/keys/rotate` `{"now"?}` (body optional) | 200 `{"keys":[…],"rotation":{…}}` · 503 when another instance holds the rotation lock |
+//! | `GET /admin/api/clients` | 200 `{"clients":[{"client_id","name","scopes","confidential","created_at"}]}` |
+//! | `POST /admin/api/clients` `{"name","scopes"?,"confidential"?}` | 201 the client, with `client_secret` (once) when confidential · 400 |
+//!
+//! Every answer: `Cache-Control: no-store`.
+//!
+//! ## Rules (those of the CLI)
+//!
+//! - Username: 1 to 256 bytes, no control character, no leading or trailing white space,
+//!   taken exactly (case and spaces count). Password: at least 8 characters, at most
+//!   [`MAX_PASSWORD_LEN`] bytes, hashed with the issuer's argon2id settings. Roles: 1 to 128
+//!   characters, no white space or control character; duplicates dropped.
+//! - Disabling a user revokes every session of the user (reason `user_disabled`), as
+//!   `tessera user disable` does; enabling leaves the revoked sessions revoked. An admin can
+//!   neither disable themselves nor drop their own `admin` role (400): the last admin could
+//!   otherwise lock everyone out.
+//! - Rotation is `tessera key rotate` (`now: false`: make a `next` key, or promote it once it
+//!   has been published long enough) or `tessera key rotate --now`; this server's JWKS shows
+//!   the change at once, other instances within `keys.refresh_interval`.
+//! - Clients: name 1 to 256 characters (trimmed), no control character; scopes are RFC 6749
+//!   §3.3 scope tokens. A confidential client (the default) gets a new 256-bit secret, shown
+//!   in this answer only; the store keeps its salted hash. A public client has none.
+
+// `ApiError` carries a `HeaderMap`; boxing it would be needless here (as in `auth`).
+#![allow(clippy::result_large_err)]
+
+use std::time::Duration;
 
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use tessera_jwt::SecretString;
 
+use super::sessions_api::{SignedIn, json_no_store, no_store, plausible_id, signed_in};
+use crate::auth::client_secret::NewClientSecret;
+use crate::auth::userinfo::REALM;
+use crate::error::{ApiError, Json};
+use crate::keys::{KeyInfo, RotateMode, RotationReport};
+use crate::password::{MAX_PASSWORD_LEN, PasswordError};
 use crate::state::AppState;
+use crate::store::{Client, NewClient, NewUser, StoreError, User, revocation_reason};
 
+/// The role the admin API requires.
+const ADMIN_ROLE: &str = "admin";
+/// Longest username (bytes), as `tessera user add`.
+const MAX_USERNAME_LEN: usize = 256;
+/// Shortest password (characters) an administrator may set.
+const MIN_PASSWORD_CHARS: usize = 8;
+/// Longest role (bytes), as `tessera user`.
+const MAX_ROLE_LEN: usize = 128;
+/// Longest client name (bytes), as `tessera client add`.
+const MAX_CLIENT_NAME_LEN: usize = 256;
+/// How often, and how far apart, a rotation is retried while another instance holds the lock.
+const ROTATION_ATTEMPTS: u32 = 10;
+const ROTATION_RETRY: Duration = Duration::from_millis(300);
+
+/// The `/admin/api/…` routes.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
+        .route("/admin/api/users", get(list_users).post(add_user))
+        .route("/admin/api/users/{id}", patch(update_user))
+        .route("/admin/api/keys", get(list_keys))
+        .route("/admin/api/keys/rotate", post(rotate_keys))
+        .route("/admin/api/clients", get(list_clients).post(add_client))
+}
+
+/// A signed-in user whose token carries the `admin` role and who still has it in the store.
+struct Admin(SignedIn);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let who = signed_in(state, &parts.headers, Some(ADMIN_ROLE)).await?;
+        if !who.user.roles.iter().any(|r| r == ADMIN_ROLE) {
+            return Err(insufficient_scope("the user no longer has the admin role"));
+        }
+        Ok(Self(who))
+    }
+}
+
+/// 403 `insufficient_scope` with its RFC 6750 challenge.
+fn insufficient_scope(description: &'static str) -> Response {
+    let challenge = format!(
+        "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", error_description=\"{description}\""
+    );
+    let mut error = ApiError::new(StatusCode::FORBIDDEN, "insufficient_scope", description);
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        error = error.with_header(header::WWW_AUTHENTICATE, value);
+    }
+    error.into_response()
+}
+
+// ---- users -------------------------------------------------------------------------------
+
+fn user_json(user: &User) -> Value {
+    json!({
+        "id": user.id,
+        "username": user.username,
+        "roles": user.roles,
+        "disabled": user.disabled,
+        "has_password": user.password_hash.is_some(),
+        "created_at": user.created_at,
+        "updated_at": user.updated_at,
+    })
+}
+
+/// `GET /admin/api/users`: every user, by username.
+async fn list_users(State(state): State<AppState>, _admin: Admin) -> Result<Response, ApiError> {
+    let users = state.store.list_users().await?;
+    let users: Vec<Value> = users.iter().map(user_json).collect();
+    Ok(json_no_store(StatusCode::OK, json!({ "users": users })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUserRequest {
+    username: String,
+    password: SecretString,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+/// `POST /admin/api/users`: a user with a password and roles.
+async fn add_user(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Json(body): Json<Map<String, Value>>,
+) -> Result<Response, ApiError> {
+    let request: NewUserRequest = from_object(body)?;
+    check_username(&request.username)?;
+    let roles = check_roles(&request.roles)?;
+    check_password(&request.password)?;
+    let hash = state
+        .auth
+        .passwords()
+        .hash(request.password)
+        .await
+        .map_err(password_error)?;
+    let created = state
+        .store
+        .create_user(
+            NewUser {
+                username: &request.username,
+                password_hash: Some(&hash),
+                roles: &roles,
+            },
+            state.clock.now(),
+        )
+        .await;
+    let user = match created {
+        Ok(user) => user,
+        Err(StoreError::Conflict { .. }) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!("a user named {:?} exists", request.username),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    tracing::info!(admin = %admin.user.id, user = %user.id, "user added by an administrator");
+    Ok(json_no_store(StatusCode::CREATED, user_json(&user)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserChange {
+    #[serde(default)]
+    disabled: Option<bool>,
+    #[serde(default)]
+    roles: Option<Vec<String>>,
+}
+
+/// `PATCH /admin/api/users/{id}`: disable or enable a user, replace their roles.
+async fn update_user(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Path(id): Path<String>,
+    Json(body): Json<Map<String, Value>>,
+) -> Result<Response, ApiError> {
+    let change: UserChange = from_object(body)?;
+    let roles = change.roles.as_deref().map(check_roles).transpose()?;
+    if !plausible_id(&id) {
+        return Err(no_such_user());
+    }
+    let Some(user) = state.store.user_by_id(&id).await? else {
+        return Err(no_such_user());
+    };
+    if user.id == admin.user.id {
+        if change.disabled == Some(true) {
+            return Err(ApiError::invalid_request(
+                "you cannot disable your own account; ask another administrator",
+            ));
+        }
+        if roles
+            .as_ref()
+            .is_some_and(|roles| !roles.iter().any(|r| r == ADMIN_ROLE))
+        {
+            return Err(ApiError::invalid_request(
+                "you cannot remove your own admin role; ask another administrator",
+            ));
+        }
+    }
+    let now = state.clock.now();
+    if let Some(roles) = &roles {
+        state.store.set_user_roles(&user.id, roles, now).await?;
+    }
+    if let Some(disabled) = change.disabled {
+        state
+            .store
+            .set_user_disabled(&user.id, disabled, now)
+            .await?;
+        if disabled {
+            let revoked = state
+                .store
+                .revoke_user_refresh_families(&user.id, revocation_reason::USER_DISABLED, now)
+                .await?;
+            tracing::info!(admin = %admin.user.id, user = %user.id, revoked, "user disabled by an administrator");
+        }
+    }
+    let Some(user) = state.store.user_by_id(&user.id).await? else {
+        // Deleted meanwhile.
+        return Err(no_such_user());
+    };
+    Ok(json_no_store(StatusCode::OK, user_json(&user)))
+}
+
+fn no_such_user() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no user has this id")
+}
+
+/// The username rules of `tessera user add`: names that can be typed back and shown safely.
+fn check_username(name: &str) -> Result<(), ApiError> {
+    let problem = if name.is_empty() {
+        "the username is empty"
+    } else if name.len() > MAX_USERNAME_LEN {
+        "the username is longer than 256 bytes"
+    } else if name.chars().any(char::is_control) {
+        "the username holds a control character"
+    } else if name.trim() != name {
+        "the username starts or ends with white space"
+    } else {
+        return Ok(());
+    };
+    Err(ApiError::invalid_request(problem))
+}
+
+/// The role rules of `tessera user`: 1 to 128 characters, no white space; duplicates dropped.
+fn check_roles(roles: &[String]) -> Result<Vec<String>, ApiError> {
+    let mut out: Vec<String> = Vec::new();
+    for role in roles {
+        if role.is_empty()
+            || role.len() > MAX_ROLE_LEN
+            || role.chars().any(|c| c.is_control() || c.is_whitespace())
+        {
+            return Err(ApiError::invalid_request(format!(
+                "invalid role {:?}: 1 to 128 characters, no white space",
+                role.chars().take(MAX_ROLE_LEN).collect::<String>()
+            )));
+        }
+        if !out.contains(role) {
+            out.push(role.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn check_password(password: &SecretString) -> Result<(), ApiError> {
+    let text = password.expose();
+    if text.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(ApiError::invalid_request(
+            "the password is shorter than 8 characters",
+        ));
+    }
+    if text.len() > MAX_PASSWORD_LEN {
+        return Err(ApiError::invalid_request(format!(
+            "the password is longer than {MAX_PASSWORD_LEN} bytes"
+        )));
+    }
+    Ok(())
+}
+
+fn password_error(e: PasswordError) -> ApiError {
+    match e {
+        PasswordError::Unacceptable(why) => ApiError::invalid_request(why),
+        PasswordError::Busy => ApiError::too_many_requests(Duration::from_secs(1)),
+        other => ApiError::internal(&other),
+    }
+}
+
+// ---- keys --------------------------------------------------------------------------------
+
+fn key_json(key: &KeyInfo) -> Value {
+    json!({
+        "kid": key.kid,
+        "alg": key.alg,
+        "state": key.state.as_str(),
+        "created_at": key.created_at,
+        "activated_at": key.activated_at,
+        "retired_at": key.retired_at,
+        "delete_after": key.delete_after,
+    })
+}
+
+async fn keys_json(state: &AppState) -> Result<Vec<Value>, ApiError> {
+    Ok(state.keys.list().await?.iter().map(key_json).collect())
+}
+
+/// `GET /admin/api/keys`: the signing keys as stored (`tessera key list`).
+async fn list_keys(State(state): State<AppState>, _admin: Admin) -> Result<Response, ApiError> {
+    let keys = keys_json(&state).await?;
+    Ok(json_no_store(StatusCode::OK, json!({ "keys": keys })))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RotateRequest {
+    #[serde(default)]
+    now: bool,
+}
+
+/// `POST /admin/api/keys/rotate` `{"now": bool}` (body optional): `tessera key rotate [--now]`.
+async fn rotate_keys(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request = optional_json::<RotateRequest>(&headers, &body)?.unwrap_or_default();
+    let mode = if request.now {
+        RotateMode::Now
+    } else {
+        RotateMode::Advance
+    };
+    let mut report = state.keys.rotate(mode).await?;
+    // Another instance is rotating: its lease is short (as `tessera key rotate`, wait a bit).
+    for _ in 1..ROTATION_ATTEMPTS {
+        if !report.skipped {
+            break;
+        }
+        tokio::time::sleep(ROTATION_RETRY).await;
+        report = state.keys.rotate(mode).await?;
+    }
+    if report.skipped {
+        return Err(ApiError::unavailable(
+            "another instance holds the key rotation lock; try again in a minute",
+        )
+        .with_header(header::RETRY_AFTER, HeaderValue::from_static("60")));
+    }
+    // `rotate` reloads when it changed something; reload anyway so that this server's JWKS
+    // shows the table as it is now even if another instance rotated meanwhile.
+    state.keys.reload().await?;
+    tracing::info!(
+        admin = %admin.user.id,
+        now = request.now,
+        activated = report.activated.as_deref().unwrap_or("-"),
+        "signing keys rotated by an administrator"
+    );
+    let keys = keys_json(&state).await?;
+    Ok(json_no_store(
+        StatusCode::OK,
+        json!({ "keys": keys, "rotation": report_json(&report) }),
+    ))
+}
+
+fn report_json(report: &RotationReport) -> Value {
+    json!({
+        "created": report.created.as_ref().map(|k| k.kid.as_str()),
+        "activated": report.activated,
+        "retired": report.retired,
+        "deleted": report.deleted,
+        "next_signs_at": report.next_signs_at,
+    })
+}
+
+/// The request body's JSON object as a `T`. Serde would also take a JSON array for a struct
+/// (its fields in order): only an object is a request here.
+fn from_object<T: serde::de::DeserializeOwned>(object: Map<String, Value>) -> Result<T, ApiError> {
+    serde_json::from_value(Value::Object(object))
+        .map_err(|e| ApiError::invalid_request(format!("invalid JSON body: {e}")))
+}
+
+/// A JSON body that may be absent: `Ok(None)` for an empty (or all white space) body; else it
+/// must be `application/json` and parse.
+fn optional_json<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Option<T>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request",
+            "expected a JSON body (Content-Type: application/json)",
+        ));
+    }
+    let object: Map<String, Value> = serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid_request(format!("invalid JSON body: {e}")))?;
+    from_object(object).map(Some)
+}
+
+// ---- clients -----------------------------------------------------------------------------
+
+fn client_json(client: &Client) -> Value {
+    json!({
+        "client_id": client.client_id,
+        "name": client.name,
+        "scopes": client.scopes,
+        "confidential": client.secret_hash.is_some(),
+        "created_at": client.created_at,
+    })
+}
+
+/// `GET /admin/api/clients`: every client, by name (never a secret).
+async fn list_clients(State(state): State<AppState>, _admin: Admin) -> Result<Response, ApiError> {
+    let clients = state.store.list_clients().await?;
+    let clients: Vec<Value> = clients.iter().map(client_json).collect();
+    Ok(json_no_store(StatusCode::OK, json!({ "clients": clients })))
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewClientRequest {
+    name: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default = "default_true")]
+    confidential: bool,
+}
+
+/// `POST /admin/api/clients`: registers a client; a confidential one's secret is in this
+/// answer and nowhere else.
+async fn add_client(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Json(body): Json<Map<String, Value>>,
+) -> Result<Response, ApiError> {
+    let request: NewClientRequest = from_object(body)?;
+    let name = request.name.trim();
+    if name.is_empty() || name.len() > MAX_CLIENT_NAME_LEN || name.chars().any(char::is_control) {
+        return Err(ApiError::invalid_request(
+            "the client name must be 1 to 256 printable characters",
+        ));
+    }
+    let scopes = check_scopes(&request.scopes)?;
+    let secret = if request.confidential {
+        Some(NewClientSecret::generate().map_err(|e| ApiError::internal(&e))?)
+    } else {
+        None
+    };
+    let client = state
+        .store
+        .create_client(
+            NewClient {
+                name,
+                secret_hash: secret.as_ref().map(|s| s.hash.as_str()),
+                scopes: &scopes,
+            },
+            state.clock.now(),
+        )
+        .await?;
+    tracing::info!(admin = %admin.user.id, client = %client.client_id, "client registered by an administrator");
+    let mut body = client_json(&client);
+    if let (Some(secret), Some(object)) = (&secret, body.as_object_mut()) {
+        object.insert(
+            "client_secret".to_owned(),
+            Value::String(secret.secret.expose().to_owned()),
+        );
+    }
+    Ok(no_store(
+        (StatusCode::CREATED, axum::Json(body)).into_response(),
+    ))
+}
+
+/// RFC 6749 §3.3 scope tokens (`1*( %x21 / %x23-5B / %x5D-7E )`), as `tessera client add`;
+/// duplicates dropped.
+fn check_scopes(scopes: &[String]) -> Result<Vec<String>, ApiError> {
+    let mut out: Vec<String> = Vec::new();
+    for scope in scopes {
+        let ok = !scope.is_empty()
+            && scope
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
+        if !ok {
+            return Err(ApiError::invalid_request(format!(
+                "invalid scope {:?}: printable ASCII without spaces, quotes or backslashes (RFC 6749 §3.3)",
+                scope.chars().take(128).collect::<String>()
+            )));
+        }
+        if !out.contains(scope) {
+            out.push(scope.clone());
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn usernames_roles_and_scopes_follow_the_cli_rules() {
+        assert!(check_username("alice").is_ok());
+        assert!(check_username("Jean Dupont").is_ok());
+        for bad in ["", " alice", "alice\n", "a\u{0}b", &"x".repeat(257)] {
+            let e = check_username(bad).unwrap_err();
+            assert_eq!(e.status(), StatusCode::BAD_REQUEST, "{bad:?}");
+        }
+        assert_eq!(
+            check_roles(&["a".into(), "b".into(), "a".into()]).unwrap(),
+            ["a", "b"]
+        );
+        for bad in ["two words", "", "a\u{0}"] {
+            assert!(check_roles(&[bad.into()]).is_err(), "{bad:?}");
+        }
+        assert!(check_roles(&["x".repeat(129)]).is_err());
+        assert_eq!(
+            check_scopes(&["read".into(), "a:b/c".into(), "read".into()]).unwrap(),
+            ["read", "a:b/c"]
+        );
+        for bad in ["", "two words", "quo\"te", "back\\slash", "é"] {
+            assert!(check_scopes(&[bad.into()]).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn passwords_are_at_least_eight_characters() {
+        assert!(check_password(&SecretString::new("1234567".into())).is_err());
+        assert!(check_password(&SecretString::new("12345678".into())).is_ok());
+        // Characters, not bytes.
+        assert!(check_password(&SecretString::new("ééééééé".into())).is_err());
+        assert!(check_password(&SecretString::new("x".repeat(MAX_PASSWORD_LEN + 1))).is_err());
+    }
+
+    #[test]
+    fn the_rotation_body_is_optional() {
+        let json = |ct: Option<&str>| {
+            let mut h = HeaderMap::new();
+            if let Some(ct) = ct {
+                h.insert(header::CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
+            }
+            h
+        };
+        let none = optional_json::<RotateRequest>(&json(None), &Bytes::from_static(b" \n"));
+        assert!(none.unwrap().is_none());
+        let now = optional_json::<RotateRequest>(
+            &json(Some("application/json; charset=utf-8")),
+            &Bytes::from_static(br#"{"now":true}"#),
+        );
+        assert!(now.unwrap().unwrap().now);
+        let untyped =
+            optional_json::<RotateRequest>(&json(None), &Bytes::from_static(br#"{"now":true}"#));
+        assert_eq!(
+            untyped.err().unwrap().status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        for bad in [&b"{"[..], br#"{"now":"yes"}"#, br#"{"later":true}"#] {
+            let e = optional_json::<RotateRequest>(
+                &json(Some("application/json")),
+                &Bytes::copy_from_slice(bad),
+            );
+            assert_eq!(e.err().unwrap().status(), StatusCode::BAD_REQUEST);
+        }
+    }
 }
