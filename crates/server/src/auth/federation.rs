@@ -8,7 +8,12 @@
 //! by the provider (`email_verified: true`) is linked to the existing user of that name, or
 //! creates a user named after the e-mail; an unverified e-mail is never used for linking (anyone
 //! can claim an address), and the new user is named `provider:sub`.
+//!
+//! The hosted login page's "Sign in with …" (the authorization code flow,
+//! [`web::oidc`](crate::web::oidc)) ends in [`sign_in_with_code_flow`]: the same verification,
+//! linking and session start, plus the check of the ID token's `nonce`.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -87,7 +92,8 @@ impl Federation {
             .await
     }
 
-    fn provider(&self, name: &str) -> Option<&ProviderSettings> {
+    /// The provider of this name.
+    pub(crate) fn provider(&self, name: &str) -> Option<&ProviderSettings> {
         self.providers.iter().find(|p| p.name == name)
     }
 
@@ -170,6 +176,53 @@ pub(super) async fn token_exchange(
     exchange(state, subject_token, None, client, scopes, origin).await
 }
 
+/// Why an outside sign-in was refused, before the endpoint words it: `/login/oidc` and the
+/// token exchange as a [`GrantError`] (their pinned answers), the browser flow as a code for
+/// the login page.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// The ID token is not valid: signature, claims, issuer, not from the provider named, or
+    /// (browser flow) not the `nonce` sent.
+    InvalidToken(&'static str),
+    /// The providers' keys cannot be had (or their verifier cannot be built): try later.
+    Unavailable(ApiError),
+    /// The user the identity maps to is disabled.
+    Disabled,
+    /// A new identity's name is taken by an account it cannot be linked to (409).
+    Conflict(ApiError),
+    /// Anything else, already an answer (a bad request, the database failing).
+    Other(GrantError),
+}
+
+impl From<Refusal> for GrantError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::InvalidToken(why) => GrantError::InvalidGrant(why),
+            Refusal::Unavailable(e) | Refusal::Conflict(e) => GrantError::Api(e),
+            Refusal::Disabled => GrantError::InvalidGrant("the account cannot sign in"),
+            Refusal::Other(e) => e,
+        }
+    }
+}
+
+impl From<ApiError> for Refusal {
+    fn from(e: ApiError) -> Self {
+        Self::Other(e.into())
+    }
+}
+
+impl From<GrantError> for Refusal {
+    fn from(e: GrantError) -> Self {
+        Self::Other(e)
+    }
+}
+
+impl From<crate::store::StoreError> for Refusal {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::Other(e.into())
+    }
+}
+
 /// Verifies an outside ID token, finds or creates its user, and starts a session.
 async fn exchange(
     state: &AppState,
@@ -179,6 +232,47 @@ async fn exchange(
     scopes: Vec<String>,
     origin: &Origin,
 ) -> Result<Issued, GrantError> {
+    let (provider, token) = verify(state, id_token, provider).await?;
+    Ok(sign_in(state, provider, &token, client, scopes, origin).await?)
+}
+
+/// The end of the browser's authorization code flow: `id_token` (from `provider`'s token
+/// endpoint) is verified exactly as at `/login/oidc`, its `nonce` claim must equal `nonce`
+/// (the one sent in the authorization request; compared in constant time), then the user is
+/// found or created and a session started as at `/login/oidc` (tessera's own, no client).
+pub(crate) async fn sign_in_with_code_flow(
+    state: &AppState,
+    id_token: &str,
+    provider: &str,
+    nonce: &str,
+    address: IpAddr,
+    headers: &HeaderMap,
+) -> Result<Issued, Refusal> {
+    let (provider, token) = verify(state, id_token, Some(provider)).await?;
+    let sent = token.claims_json().get("nonce").and_then(Value::as_str);
+    let matches = sent.is_some_and(|sent| {
+        aws_lc_rs::constant_time::verify_slices_are_equal(sent.as_bytes(), nonce.as_bytes()).is_ok()
+    });
+    if !matches {
+        state.metrics.login("invalid_credentials");
+        tracing::info!(
+            provider = %provider.name,
+            reason = if sent.is_some() { "nonce mismatch" } else { "no nonce" },
+            "outside ID token refused"
+        );
+        return Err(Refusal::InvalidToken("the ID token is not valid"));
+    }
+    let origin = Origin::new(address, headers);
+    sign_in(state, provider, &token, None, Vec::new(), &origin).await
+}
+
+/// Verifies an outside ID token (from the provider named, if one is): the provider it is from
+/// and the token.
+async fn verify<'s>(
+    state: &'s AppState,
+    id_token: &str,
+    provider: Option<&str>,
+) -> Result<(&'s ProviderSettings, VerifiedToken), Refusal> {
     let federation = &state.auth.federation;
     if !federation.is_enabled() {
         return Err(ApiError::invalid_request("no outside identity provider is configured").into());
@@ -191,40 +285,51 @@ async fn exchange(
     };
     let verifier = federation.verifier().await.map_err(|e| {
         tracing::error!(error = %e, "the identity providers' verifier cannot be built");
-        ApiError::unavailable("outside sign-in is not available")
+        Refusal::Unavailable(ApiError::unavailable("outside sign-in is not available"))
     })?;
     let token = match verifier.verify(id_token).await {
         Ok(token) => token,
         Err(e) if e.is_token_rejection() => {
             state.metrics.login("invalid_credentials");
             tracing::info!(reason = %e, "outside ID token refused");
-            return Err(GrantError::InvalidGrant("the ID token is not valid"));
+            return Err(Refusal::InvalidToken("the ID token is not valid"));
         }
         Err(e) => {
             state.metrics.login("error");
             tracing::warn!(error = %e, "outside ID token could not be checked");
-            return Err(ApiError::unavailable(
+            return Err(Refusal::Unavailable(ApiError::unavailable(
                 "the identity provider's keys are not available; try again later",
-            )
-            .into());
+            )));
         }
     };
     let Some(provider) = federation.provider_of(token.issuer()) else {
-        return Err(GrantError::InvalidGrant("the ID token is not valid"));
+        return Err(Refusal::InvalidToken("the ID token is not valid"));
     };
     if let Some(wanted) = wanted
         && wanted.name != provider.name
     {
         state.metrics.login("invalid_credentials");
-        return Err(GrantError::InvalidGrant(
+        return Err(Refusal::InvalidToken(
             "the ID token is not from the provider named",
         ));
     }
-    let user = find_or_create_user(state, provider, &token).await?;
+    Ok((provider, token))
+}
+
+/// Finds or creates the user of a verified ID token and starts a session.
+async fn sign_in(
+    state: &AppState,
+    provider: &ProviderSettings,
+    token: &VerifiedToken,
+    client: Option<&Client>,
+    scopes: Vec<String>,
+    origin: &Origin,
+) -> Result<Issued, Refusal> {
+    let user = find_or_create_user(state, provider, token).await?;
     if user.disabled {
         state.metrics.login("disabled");
         tracing::info!(user = %user.id, "outside sign-in refused: the user is disabled");
-        return Err(GrantError::InvalidGrant("the account cannot sign in"));
+        return Err(Refusal::Disabled);
     }
     let issued = grants::start_family(state, &user, client, scopes, origin)
         .await
@@ -238,10 +343,10 @@ async fn find_or_create_user(
     state: &AppState,
     provider: &ProviderSettings,
     token: &VerifiedToken,
-) -> Result<crate::store::User, GrantError> {
+) -> Result<crate::store::User, Refusal> {
     let subject = token
         .subject()
-        .ok_or(GrantError::InvalidGrant("the ID token has no subject"))?;
+        .ok_or(Refusal::InvalidToken("the ID token has no subject"))?;
     let claims = token.claims_json();
     let email = claims.get("email").and_then(Value::as_str);
     // Google sends a boolean; some providers send the string "true".
@@ -279,7 +384,7 @@ async fn find_or_create_user(
         )
         .await
         .map_err(|e| match e {
-            crate::store::StoreError::Conflict { .. } => GrantError::from(ApiError::new(
+            crate::store::StoreError::Conflict { .. } => Refusal::Conflict(ApiError::new(
                 StatusCode::CONFLICT,
                 "account_conflict",
                 "an account of that name exists already and cannot be linked",

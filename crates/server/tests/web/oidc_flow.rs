@@ -1,1 +1,902 @@
-// (being written)
+//! "Sign in with <provider>" over real HTTP: a fake OpenID provider served by axum on
+//! 127.0.0.1 (discovery, an authorization endpoint that records the request and sends the
+//! browser back with a code, a token endpoint that checks the client and the PKCE verifier
+//! and signs an ID token with the nonce it was given, JWKS), and a "browser" that follows the
+//! redirects by hand, carrying the cookies itself.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use tessera_jwt::{Algorithm, Clock as _, Header, KeySet, SigningKey};
+
+use crate::harness::Ctx;
+use crate::support::{Answer, Issuer, NOW, basic_header};
+
+on_both_backends!(
+    oidc_flow::whole_flow_with_a_confidential_client,
+    oidc_flow::public_client_uses_pkce_alone,
+    oidc_flow::state_must_match,
+    oidc_flow::tampered_expired_or_foreign_cookies_are_state_mismatch,
+    oidc_flow::nonce_must_be_the_one_sent,
+    oidc_flow::provider_refusals_are_provider_error,
+    oidc_flow::provider_down_is_provider_unavailable,
+    oidc_flow::return_to_is_only_a_path_of_this_origin,
+    oidc_flow::account_conflict,
+    oidc_flow::providers_list_only_those_with_a_client_id,
+);
+
+const CLIENT_ID: &str = "tessera-web.apps.example.com";
+const CLIENT_SECRET: &str = "provider secret: &=+%/ é";
+/// The configured issuer (the test server listens elsewhere; the browser is sent there).
+const ISSUER_ORIGIN: &str = "http://127.0.0.1:7070";
+const REFRESH_TTL: i64 = 30 * 24 * 3600;
+
+/// What the provider puts in the ID token's `nonce`.
+#[derive(Clone, Debug)]
+enum NonceMode {
+    Echo,
+    Fixed(&'static str),
+    Absent,
+}
+
+/// A grant the authorization endpoint handed out, until its code is redeemed.
+#[derive(Clone, Debug)]
+struct Grant {
+    client_id: String,
+    redirect_uri: String,
+    challenge: String,
+    method: String,
+    nonce: String,
+}
+
+/// What the fake provider saw and how it behaves.
+#[derive(Debug)]
+struct Record {
+    authorize_requests: Vec<HashMap<String, String>>,
+    token_requests: Vec<(HashMap<String, String>, Option<String>)>,
+    grants: HashMap<String, Grant>,
+    secret: Option<String>,
+    deny: bool,
+    discovery_status: StatusCode,
+    token_status: Option<StatusCode>,
+    nonce: NonceMode,
+    sub: String,
+    claims: Value,
+}
+
+struct Provider {
+    issuer: String,
+    record: Arc<Mutex<Record>>,
+}
+
+#[derive(Clone)]
+struct Fake {
+    issuer: String,
+    key: Arc<SigningKey>,
+    jwks: Value,
+    record: Arc<Mutex<Record>>,
+    codes: Arc<AtomicU64>,
+}
+
+impl Provider {
+    /// A provider on 127.0.0.1 that expects `secret` (a confidential client) or none.
+    async fn start(secret: Option<&str>) -> Self {
+        let key = SigningKey::generate(Algorithm::ES256)
+            .unwrap()
+            .with_kid("fake-1");
+        let jwks = serde_json::to_value(
+            KeySet::new(vec![key.verifying_key().unwrap()])
+                .to_public_jwks()
+                .unwrap(),
+        )
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let issuer = format!("http://{}", listener.local_addr().unwrap());
+        let record = Arc::new(Mutex::new(Record {
+            authorize_requests: Vec::new(),
+            token_requests: Vec::new(),
+            grants: HashMap::new(),
+            secret: secret.map(str::to_owned),
+            deny: false,
+            discovery_status: StatusCode::OK,
+            token_status: None,
+            nonce: NonceMode::Echo,
+            sub: "248289761001".into(),
+            claims: json!({"email": "jane@example.com", "email_verified": true}),
+        }));
+        let fake = Fake {
+            issuer: issuer.clone(),
+            key: Arc::new(key),
+            jwks,
+            record: Arc::clone(&record),
+            codes: Arc::new(AtomicU64::new(0)),
+        };
+        let app = Router::new()
+            .route("/.well-known/openid-configuration", get(discovery))
+            .route("/authorize", get(authorize))
+            .route("/token", post(token))
+            .route("/jwks", get(jwks_endpoint))
+            .with_state(fake);
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { issuer, record }
+    }
+
+    fn toml(&self, name: &str) -> String {
+        let secret = match &self.record.lock().unwrap().secret {
+            Some(s) => format!("client_secret = {}\n", toml_string(s)),
+            None => String::new(),
+        };
+        format!(
+            "[[providers]]\nname = \"{name}\"\nissuer = \"{}\"\naudience = \"{CLIENT_ID}\"\nalgorithms = [\"ES256\"]\n{secret}",
+            self.issuer
+        )
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Record) -> T) -> T {
+        f(&mut self.record.lock().unwrap())
+    }
+}
+
+fn toml_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap()
+}
+
+async fn discovery(State(fake): State<Fake>) -> Response {
+    let status = fake.record.lock().unwrap().discovery_status;
+    if status != StatusCode::OK {
+        return status.into_response();
+    }
+    axum::Json(json!({
+        "issuer": fake.issuer,
+        "authorization_endpoint": format!("{}/authorize", fake.issuer),
+        "token_endpoint": format!("{}/token", fake.issuer),
+        "jwks_uri": format!("{}/jwks", fake.issuer),
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["ES256"],
+    }))
+    .into_response()
+}
+
+async fn jwks_endpoint(State(fake): State<Fake>) -> Response {
+    axum::Json(fake.jwks.clone()).into_response()
+}
+
+/// Records the request and sends the browser back with a code (or the refusal) and the state.
+async fn authorize(
+    State(fake): State<Fake>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let mut record = fake.record.lock().unwrap();
+    record.authorize_requests.push(query.clone());
+    let redirect_uri = query.get("redirect_uri").cloned().unwrap_or_default();
+    let mut back = url::Url::parse(&redirect_uri).unwrap();
+    {
+        let mut pairs = back.query_pairs_mut();
+        if record.deny {
+            pairs.append_pair("error", "access_denied");
+            pairs.append_pair("error_description", "The user said no");
+        } else {
+            let code = format!("code-{}", fake.codes.fetch_add(1, Ordering::SeqCst));
+            record.grants.insert(
+                code.clone(),
+                Grant {
+                    client_id: query.get("client_id").cloned().unwrap_or_default(),
+                    redirect_uri: redirect_uri.clone(),
+                    challenge: query.get("code_challenge").cloned().unwrap_or_default(),
+                    method: query
+                        .get("code_challenge_method")
+                        .cloned()
+                        .unwrap_or_default(),
+                    nonce: query.get("nonce").cloned().unwrap_or_default(),
+                },
+            );
+            pairs.append_pair("code", &code);
+        }
+        if let Some(state) = query.get("state") {
+            pairs.append_pair("state", state);
+        }
+        pairs.append_pair("iss", &fake.issuer);
+    }
+    (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, back.to_string())],
+    )
+        .into_response()
+}
+
+fn oauth_error(status: StatusCode, error: &str) -> Response {
+    (status, axum::Json(json!({"error": error}))).into_response()
+}
+
+/// Checks the client and the verifier, and answers an ID token with the grant's nonce.
+async fn token(State(fake): State<Fake>, headers: HeaderMap, body: String) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap().to_owned());
+    let mut record = fake.record.lock().unwrap();
+    record
+        .token_requests
+        .push((form.clone(), authorization.clone()));
+    if let Some(status) = record.token_status {
+        return oauth_error(status, "temporarily_unavailable");
+    }
+    if headers.get(header::CONTENT_TYPE).unwrap() != "application/x-www-form-urlencoded" {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
+    }
+    let expected_auth = record
+        .secret
+        .as_deref()
+        .map(|secret| basic_header(CLIENT_ID, secret));
+    if authorization != expected_auth
+        || form.get("client_id").map(String::as_str) != Some(CLIENT_ID)
+    {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
+    }
+    if form.get("grant_type").map(String::as_str) != Some("authorization_code") {
+        return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
+    }
+    // A code is good once.
+    let Some(grant) = form.get("code").and_then(|c| record.grants.remove(c)) else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    };
+    let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+    let challenge = URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        verifier.as_bytes(),
+    ));
+    if grant.method != "S256"
+        || challenge != grant.challenge
+        || !(43..=128).contains(&verifier.len())
+        || form.get("redirect_uri") != Some(&grant.redirect_uri)
+        || grant.client_id != CLIENT_ID
+    {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    }
+    let mut claims = json!({
+        "iss": fake.issuer, "sub": record.sub, "aud": CLIENT_ID, "azp": CLIENT_ID,
+        "iat": NOW - 10, "exp": NOW + 3600,
+    });
+    match &record.nonce {
+        NonceMode::Echo => claims["nonce"] = Value::from(grant.nonce.clone()),
+        NonceMode::Fixed(n) => claims["nonce"] = Value::from(*n),
+        NonceMode::Absent => {}
+    }
+    if let (Some(claims), Value::Object(extra)) = (claims.as_object_mut(), record.claims.clone()) {
+        claims.extend(extra);
+    }
+    let id_token = tessera_jwt::encode(&fake.key, &Header::for_key(&fake.key), &claims).unwrap();
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(json!({
+            "access_token": "provider-access-token",
+            "token_type": "Bearer",
+            "expires_in": 3600,
+            "id_token": id_token,
+        })),
+    )
+        .into_response()
+}
+
+// ---- the browser ------------------------------------------------------------------------------
+
+/// A client that follows no redirect (the test follows them, carrying cookies by hand).
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The cookies an answer sets, by name.
+fn set_cookies(answer: &Answer) -> HashMap<String, cookie::Cookie<'static>> {
+    answer
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| cookie::Cookie::parse(v.to_str().unwrap().to_owned()).unwrap())
+        .map(|c| (c.name().to_owned(), c))
+        .collect()
+}
+
+/// A started sign-in: the sealed cookie and where the browser is sent.
+struct Started {
+    cookie: String,
+    authorize_url: url::Url,
+}
+
+/// `GET /login/oidc/{name}/start[?return_to=…]`, which must send the browser to the provider.
+async fn start(issuer: &Issuer, name: &str, return_to: Option<&str>) -> Started {
+    let mut url = url::Url::parse(&issuer.url(&format!("/login/oidc/{name}/start"))).unwrap();
+    if let Some(return_to) = return_to {
+        url.query_pairs_mut().append_pair("return_to", return_to);
+    }
+    let answer = Answer::read(browser().get(url).send().await.unwrap()).await;
+    assert_eq!(answer.status, 303, "{}", answer.text);
+    assert_eq!(answer.header("cache-control"), Some("no-store"));
+    let cookies = set_cookies(&answer);
+    let oidc = &cookies["tessera_oidc"];
+    assert_eq!(oidc.http_only(), Some(true));
+    assert_eq!(oidc.same_site(), Some(cookie::SameSite::Lax));
+    assert_eq!(oidc.path(), Some("/login/oidc"));
+    assert_eq!(oidc.max_age().map(|d| d.whole_seconds()), Some(600));
+    assert_eq!(oidc.secure(), None, "http on loopback: no Secure");
+    Started {
+        cookie: oidc.value().to_owned(),
+        authorize_url: url::Url::parse(answer.header("location").unwrap()).unwrap(),
+    }
+}
+
+/// The browser at the provider: where it is sent back (the callback URL, as a path of the
+/// test server).
+async fn at_provider(started: &Started) -> String {
+    let answer = Answer::read(
+        browser()
+            .get(started.authorize_url.clone())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(answer.status, 303, "{}", answer.text);
+    let back = url::Url::parse(answer.header("location").unwrap()).unwrap();
+    assert_eq!(
+        back.origin().ascii_serialization(),
+        ISSUER_ORIGIN,
+        "the registered redirect_uri"
+    );
+    format!("{}?{}", back.path(), back.query().unwrap_or_default())
+}
+
+/// The parameter `name` of a path's query.
+fn param(path_and_query: &str, name: &str) -> Option<String> {
+    url::Url::parse(&format!("http://x{path_and_query}"))
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The path with the parameter `name` set to `value` (replaced, or added).
+fn with_param(path_and_query: &str, name: &str, value: &str) -> String {
+    let mut url = url::Url::parse(&format!("http://x{path_and_query}")).unwrap();
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .into_owned()
+        .filter(|(k, _)| k != name)
+        .collect();
+    url.query_pairs_mut()
+        .clear()
+        .extend_pairs(pairs)
+        .append_pair(name, value);
+    format!("{}?{}", url.path(), url.query().unwrap())
+}
+
+/// `GET` a callback path with the flow cookie (if any).
+async fn callback(issuer: &Issuer, path_and_query: &str, cookie: Option<&str>) -> Answer {
+    let mut request = browser().get(issuer.url(path_and_query));
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", format!("tessera_oidc={cookie}; other=1"));
+    }
+    Answer::read(request.send().await.unwrap()).await
+}
+
+/// A failed sign-in: 303 to `/login?error=CODE`, the flow cookie cleared, no session.
+#[track_caller]
+fn assert_failure(answer: &Answer, code: &str) {
+    assert_eq!(answer.status, 303, "{}", answer.text);
+    assert_eq!(
+        answer.header("location"),
+        Some(format!("/login?error={code}").as_str())
+    );
+    assert_eq!(answer.header("cache-control"), Some("no-store"));
+    let cookies = set_cookies(answer);
+    assert!(!cookies.contains_key("tessera_refresh"), "no session");
+    let oidc = &cookies["tessera_oidc"];
+    assert_eq!(oidc.value(), "");
+    assert_eq!(oidc.max_age().map(|d| d.whole_seconds()), Some(0));
+    assert_eq!(oidc.path(), Some("/login/oidc"));
+}
+
+/// A successful sign-in: 303 to `return_to`, the refresh cookie set, the flow cookie
+/// cleared. Returns the refresh token.
+#[track_caller]
+fn assert_signed_in(answer: &Answer, return_to: &str) -> String {
+    assert_eq!(answer.status, 303, "{}", answer.text);
+    assert_eq!(answer.header("location"), Some(return_to));
+    assert_eq!(answer.header("cache-control"), Some("no-store"));
+    let cookies = set_cookies(answer);
+    let oidc = &cookies["tessera_oidc"];
+    assert_eq!(oidc.max_age().map(|d| d.whole_seconds()), Some(0));
+    let refresh = &cookies["tessera_refresh"];
+    assert_eq!(refresh.http_only(), Some(true));
+    assert_eq!(refresh.same_site(), Some(cookie::SameSite::Strict));
+    assert_eq!(refresh.path(), Some("/browser/session"));
+    assert!(!refresh.value().is_empty());
+    refresh.value().to_owned()
+}
+
+/// The whole flow for provider `name`: start, the provider, the callback.
+async fn sign_in(issuer: &Issuer, name: &str, return_to: Option<&str>) -> Answer {
+    let started = start(issuer, name, return_to).await;
+    let back = at_provider(&started).await;
+    callback(issuer, &back, Some(&started.cookie)).await
+}
+
+/// `POST /browser/session/refresh` with the refresh cookie (and the CSRF double submit): the
+/// access token.
+async fn refresh_with_cookie(issuer: &Issuer, refresh: &str) -> String {
+    let mut csrf = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut csrf).unwrap();
+    let csrf = URL_SAFE_NO_PAD.encode(csrf);
+    let answer = Answer::read(
+        issuer
+            .http
+            .post(issuer.url("/browser/session/refresh"))
+            .header(
+                "cookie",
+                format!("tessera_refresh={refresh}; tessera_csrf={csrf}"),
+            )
+            .header("x-csrf-token", &csrf)
+            .header("sec-fetch-site", "same-origin")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    answer.json()["access_token"].as_str().unwrap().to_owned()
+}
+
+async fn sessions_of(issuer: &Issuer, username: &str) -> usize {
+    let Some(user) = issuer.state.store.user_by_username(username).await.unwrap() else {
+        return 0;
+    };
+    issuer
+        .state
+        .store
+        .active_refresh_families(&user.id, issuer.state.clock.now())
+        .await
+        .unwrap()
+        .len()
+}
+
+// ---- the cases ------------------------------------------------------------------------------------
+
+pub(crate) async fn whole_flow_with_a_confidential_client(ctx: Ctx) {
+    let provider = Provider::start(Some(CLIENT_SECRET)).await;
+    let issuer = Issuer::start_with_toml(ctx.store, &provider.toml("acme"), &[]).await;
+
+    let started = start(&issuer, "acme", Some("/inspect?tab=claims")).await;
+    // The authorization request (OpenID Connect Core §3.1.2.1, RFC 7636 §4.3).
+    let authorize = &started.authorize_url;
+    assert_eq!(
+        format!(
+            "{}{}",
+            authorize.origin().ascii_serialization(),
+            authorize.path()
+        ),
+        format!("{}/authorize", provider.issuer)
+    );
+    let query: HashMap<String, String> = authorize.query_pairs().into_owned().collect();
+    assert_eq!(query["response_type"], "code");
+    assert_eq!(query["client_id"], CLIENT_ID);
+    assert_eq!(
+        query["redirect_uri"],
+        format!("{ISSUER_ORIGIN}/login/oidc/acme/callback")
+    );
+    assert_eq!(query["scope"], "openid email profile");
+    assert_eq!(query["code_challenge_method"], "S256");
+    for name in ["state", "nonce", "code_challenge"] {
+        assert_eq!(query[name].len(), 43, "{name}: 32 bytes, base64url");
+        assert!(
+            !started.cookie.contains(&query[name]),
+            "the cookie does not show {name}"
+        );
+    }
+    assert_ne!(query["state"], query["nonce"]);
+    assert_eq!(query.len(), 8, "{query:?}");
+
+    let back = at_provider(&started).await;
+    assert!(
+        back.starts_with("/login/oidc/acme/callback?code="),
+        "{back}"
+    );
+    let answer = callback(&issuer, &back, Some(&started.cookie)).await;
+    let refresh = assert_signed_in(&answer, "/inspect?tab=claims");
+    let max_age = set_cookies(&answer)["tessera_refresh"]
+        .max_age()
+        .unwrap()
+        .whole_seconds();
+    assert_eq!(max_age, REFRESH_TTL, "the new family's whole lifetime");
+
+    // The token request: the code with its verifier, the client by HTTP Basic.
+    let (form, authorization) = provider.with(|r| r.token_requests[0].clone());
+    assert_eq!(form["grant_type"], "authorization_code");
+    assert_eq!(form["client_id"], CLIENT_ID);
+    assert_eq!(
+        form["redirect_uri"],
+        format!("{ISSUER_ORIGIN}/login/oidc/acme/callback")
+    );
+    assert_eq!(form["code_verifier"].len(), 43);
+    assert!(
+        !form.contains_key("client_secret"),
+        "the secret is in Basic only"
+    );
+    assert_eq!(
+        authorization.as_deref(),
+        Some(basic_header(CLIENT_ID, CLIENT_SECRET).as_str())
+    );
+
+    // The session is a real one: it refreshes, and speaks for the user the identity made.
+    let access = refresh_with_cookie(&issuer, &refresh).await;
+    let me = issuer.userinfo(&access).await;
+    assert_eq!(me.status, 200, "{}", me.text);
+    assert_eq!(me.json()["preferred_username"], "jane@example.com");
+    let jane = me.json()["sub"].clone();
+    assert_eq!(sessions_of(&issuer, "jane@example.com").await, 1);
+
+    // The same cookie and callback again (a replay): the provider refuses the used code.
+    let replay = callback(&issuer, &back, Some(&started.cookie)).await;
+    assert_failure(&replay, "provider_error");
+
+    // Signing in again maps to the same user.
+    let again = sign_in(&issuer, "acme", None).await;
+    let refresh = assert_signed_in(&again, "/account");
+    let access = refresh_with_cookie(&issuer, &refresh).await;
+    assert_eq!(issuer.userinfo(&access).await.json()["sub"], jane);
+    assert_eq!(sessions_of(&issuer, "jane@example.com").await, 2);
+
+    // A disabled account: account_disabled, and no new session.
+    let user = issuer
+        .state
+        .store
+        .user_by_username("jane@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    issuer
+        .state
+        .store
+        .set_user_disabled(&user.id, true, NOW)
+        .await
+        .unwrap();
+    assert_failure(&sign_in(&issuer, "acme", None).await, "account_disabled");
+    issuer.stop().await;
+}
+
+pub(crate) async fn public_client_uses_pkce_alone(ctx: Ctx) {
+    let provider = Provider::start(None).await;
+    let toml = format!(
+        "{}scopes = [\"openid\", \"email\"]\n",
+        provider.toml("acme")
+    );
+    let issuer = Issuer::start_with_toml(ctx.store, &toml, &[]).await;
+    provider.with(|r| {
+        r.claims = json!({"email": "pat@example.com", "email_verified": false});
+        r.sub = "pat-1".into();
+    });
+    let started = start(&issuer, "acme", Some("/")).await;
+    let query: HashMap<String, String> = started.authorize_url.query_pairs().into_owned().collect();
+    assert_eq!(query["scope"], "openid email");
+    let back = at_provider(&started).await;
+    let answer = callback(&issuer, &back, Some(&started.cookie)).await;
+    let refresh = assert_signed_in(&answer, "/");
+    let (form, authorization) = provider.with(|r| r.token_requests[0].clone());
+    assert_eq!(authorization, None, "a public client sends no credentials");
+    assert_eq!(form["client_id"], CLIENT_ID);
+    // An unverified e-mail is not a name: the user is `provider:sub`.
+    let access = refresh_with_cookie(&issuer, &refresh).await;
+    assert_eq!(
+        issuer.userinfo(&access).await.json()["preferred_username"],
+        "acme:pat-1"
+    );
+    issuer.stop().await;
+}
+
+pub(crate) async fn state_must_match(ctx: Ctx) {
+    let provider = Provider::start(None).await;
+    let issuer = Issuer::start_with_toml(ctx.store, &provider.toml("acme"), &[]).await;
+    let started = start(&issuer, "acme", None).await;
+    let back = at_provider(&started).await;
+    let code = param(&back, "code").unwrap();
+
+    let other_state = URL_SAFE_NO_PAD.encode([1u8; 32]);
+    for (query, cookie) in [
+        // Another state (an attacker's callback URL in the victim's browser).
+        (
+            format!("code={code}&state={other_state}"),
+            Some(started.cookie.as_str()),
+        ),
+        // No state.
+        (format!("code={code}"), Some(started.cookie.as_str())),
+        // The right URL, but no flow cookie (another browser).
+        (back.split_once('?').unwrap().1.to_owned(), None),
+        // The state twice.
+        (
+            format!("{}&state={other_state}", back.split_once('?').unwrap().1),
+            Some(started.cookie.as_str()),
+        ),
+    ] {
+        let answer = callback(
+            &issuer,
+            &format!("/login/oidc/acme/callback?{query}"),
+            cookie,
+        )
+        .await;
+        assert_failure(&answer, "state_mismatch");
+    }
+    assert!(
+        provider.with(|r| r.token_requests.is_empty()),
+        "the code is never redeemed without the state"
+    );
+    assert_eq!(sessions_of(&issuer, "jane@example.com").await, 0);
+    // A callback whose iss (RFC 9207) names another issuer.
+    let answer = callback(
+        &issuer,
+        &with_param(&back, "iss", "https://evil.example"),
+        Some(&started.cookie),
+    )
+    .await;
+    assert_failure(&answer, "provider_error");
+    // The untouched callback still works (nothing above spent the code).
+    let answer = callback(&issuer, &back, Some(&started.cookie)).await;
+    assert_signed_in(&answer, "/account");
+    issuer.stop().await;
+}
+
+pub(crate) async fn tampered_expired_or_foreign_cookies_are_state_mismatch(ctx: Ctx) {
+    let acme = Provider::start(None).await;
+    let beta = Provider::start(None).await;
+    let toml = format!("{}{}", acme.toml("acme"), beta.toml("beta"));
+    let issuer = Issuer::start_with_toml(ctx.store, &toml, &[]).await;
+
+    // Tampered: one bit flipped anywhere.
+    let started = start(&issuer, "acme", None).await;
+    let back = at_provider(&started).await;
+    let mut bytes = URL_SAFE_NO_PAD.decode(&started.cookie).unwrap();
+    for i in [0, 20, bytes.len() - 1] {
+        bytes[i] ^= 0x40;
+        let tampered = URL_SAFE_NO_PAD.encode(&bytes);
+        bytes[i] ^= 0x40;
+        assert_failure(
+            &callback(&issuer, &back, Some(&tampered)).await,
+            "state_mismatch",
+        );
+    }
+    // Not a sealed value at all.
+    for forged in ["", "garbage", "eyJwIjoiYWNtZSJ9"] {
+        assert_failure(
+            &callback(&issuer, &back, Some(forged)).await,
+            "state_mismatch",
+        );
+    }
+    // Another provider's flow, at this provider's callback.
+    let at_beta = start(&issuer, "beta", None).await;
+    let beta_back = at_provider(&at_beta).await;
+    let crossed = beta_back.replace("/login/oidc/beta/", "/login/oidc/acme/");
+    assert_failure(
+        &callback(&issuer, &crossed, Some(&at_beta.cookie)).await,
+        "state_mismatch",
+    );
+
+    // Expired: 10 minutes is the limit.
+    issuer.clock.advance(601);
+    assert_failure(
+        &callback(&issuer, &back, Some(&started.cookie)).await,
+        "state_mismatch",
+    );
+    let started = start(&issuer, "acme", None).await;
+    let back = at_provider(&started).await;
+    issuer.clock.advance(600);
+    assert_signed_in(
+        &callback(&issuer, &back, Some(&started.cookie)).await,
+        "/account",
+    );
+    assert_eq!(acme.with(|r| r.token_requests.len()), 1);
+    assert!(beta.with(|r| r.token_requests.is_empty()));
+    issuer.stop().await;
+}
+
+pub(crate) async fn nonce_must_be_the_one_sent(ctx: Ctx) {
+    let provider = Provider::start(None).await;
+    let issuer = Issuer::start_with_toml(ctx.store, &provider.toml("acme"), &[]).await;
+    for mode in [
+        NonceMode::Fixed("a-nonce-from-another-sign-in-aaaaaaaaaaaaaaa"),
+        NonceMode::Fixed(""),
+        NonceMode::Absent,
+    ] {
+        provider.with(|r| r.nonce = mode.clone());
+        assert_failure(&sign_in(&issuer, "acme", None).await, "invalid_id_token");
+    }
+    assert_eq!(provider.with(|r| r.token_requests.len()), 3);
+    assert_eq!(sessions_of(&issuer, "jane@example.com").await, 0);
+    // An ID token that fails /login/oidc's checks (here: its audience) is refused the same way.
+    provider.with(|r| {
+        r.nonce = NonceMode::Echo;
+        r.claims = json!({"aud": "someone-else"});
+    });
+    assert_failure(&sign_in(&issuer, "acme", None).await, "invalid_id_token");
+    issuer.stop().await;
+}
+
+pub(crate) async fn provider_refusals_are_provider_error(ctx: Ctx) {
+    let provider = Provider::start(None).await;
+    let issuer = Issuer::start_with_toml(ctx.store, &provider.toml("acme"), &[]).await;
+    // The person said no at the provider.
+    provider.with(|r| r.deny = true);
+    let started = start(&issuer, "acme", None).await;
+    let back = at_provider(&started).await;
+    assert!(back.contains("error=access_denied"), "{back}");
+    assert_failure(
+        &callback(&issuer, &back, Some(&started.cookie)).await,
+        "provider_error",
+    );
+    assert!(provider.with(|r| r.token_requests.is_empty()));
+    provider.with(|r| r.deny = false);
+    // A callback without a code.
+    let started = start(&issuer, "acme", None).await;
+    let back = at_provider(&started).await;
+    let state = param(&back, "state").unwrap();
+    assert_failure(
+        &callback(
+            &issuer,
+            &format!("/login/oidc/acme/callback?state={state}"),
+            Some(&started.cookie),
+        )
+        .await,
+        "provider_error",
+    );
+    // The token endpoint refuses the client (4xx).
+    provider.with(|r| r.secret = Some("expected-but-not-configured".into()));
+    assert_failure(&sign_in(&issuer, "acme", None).await, "provider_error");
+    issuer.stop().await;
+}
+
+pub(crate) async fn provider_down_is_provider_unavailable(ctx: Ctx) {
+    let provider = Provider::start(None).await;
+    // A provider whose port has nothing listening.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let closed_issuer = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let toml = format!(
+        "{}[[providers]]\nname = \"gone\"\nissuer = \"{closed_issuer}\"\naudience = \"x\"\n",
+        provider.toml("acme")
+    );
+    let issuer = Issuer::start_with_toml(ctx.store, &toml, &[]).await;
+
+    // Discovery answers 503: the start cannot go anywhere.
+    provider.with(|r| r.discovery_status = StatusCode::SERVICE_UNAVAILABLE);
+    let answer = Answer::read(
+        browser()
+            .get(issuer.url("/login/oidc/acme/start?return_to=/inspect"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_failure(&answer, "provider_unavailable");
+    let answer = Answer::read(
+        browser()
+            .get(issuer.url("/login/oidc/gone/start"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_failure(&answer, "provider_unavailable");
+
+    // Discovery back (and not kept while it failed); the token endpoint then fails (5xx).
+    provider.with(|r| {
+        r.discovery_status = StatusCode::OK;
+        r.token_status = Some(StatusCode::SERVICE_UNAVAILABLE);
+    });
+    assert_failure(
+        &sign_in(&issuer, "acme", None).await,
+        "provider_unavailable",
+    );
+    provider.with(|r| r.token_status = None);
+    assert_signed_in(&sign_in(&issuer, "acme", None).await, "/account");
+    issuer.stop().await;
+}
+
+pub(crate) async fn return_to_is_only_a_path_of_this_origin(ctx: Ctx) {
+    let provider = Provider::start(None).await;
+    let issuer = Issuer::start_with_toml(ctx.store, &provider.toml("acme"), &[]).await;
+    for evil in [
+        "//evil.example",
+        "https://evil.example",
+        "/\\evil",
+        "/\\/evil.example",
+        "/\t/evil.example",
+        "evil",
+        "",
+    ] {
+        let answer = sign_in(&issuer, "acme", Some(evil)).await;
+        assert_signed_in(&answer, "/account");
+    }
+    let answer = sign_in(&issuer, "acme", Some("/admin#keys")).await;
+    assert_signed_in(&answer, "/admin#keys");
+    issuer.stop().await;
+}
+
+pub(crate) async fn account_conflict(ctx: Ctx) {
+    let provider = Provider::start(None).await;
+    let issuer = Issuer::start_with_toml(ctx.store, &provider.toml("acme"), &[]).await;
+    // A new identity without a verified e-mail is named `acme:sub`, which is taken.
+    issuer
+        .user("acme:taken", "a password of some length", &[])
+        .await;
+    provider.with(|r| {
+        r.sub = "taken".into();
+        r.claims = json!({});
+    });
+    assert_failure(&sign_in(&issuer, "acme", None).await, "account_conflict");
+    issuer.stop().await;
+}
+
+pub(crate) async fn providers_list_only_those_with_a_client_id(ctx: Ctx) {
+    let toml = r#"
+[[providers]]
+name = "acme"
+issuer = "https://acme.example"
+audience = "one-client"
+
+[[providers]]
+name = "api-only"
+issuer = "https://api.example"
+audience = ["a", "b"]
+
+[[providers]]
+name = "My IdP"
+issuer = "https://idp.example"
+audience = ["a", "b"]
+client_id = "b"
+"#;
+    let issuer = Issuer::start_with_toml(ctx.store.clone(), toml, &[]).await;
+    let answer = list(&issuer).await;
+    assert_eq!(
+        answer.json(),
+        json!({"providers": [
+            {"name": "acme", "start_url": "/login/oidc/acme/start"},
+            {"name": "My IdP", "start_url": "/login/oidc/My%20IdP/start"},
+        ]})
+    );
+    // A provider without a client id, or no provider: nothing to start.
+    for path in ["/login/oidc/api-only/start", "/login/oidc/nobody/start"] {
+        let answer = Answer::read(browser().get(issuer.url(path)).send().await.unwrap()).await;
+        assert_failure(&answer, "provider_unavailable");
+    }
+    issuer.stop().await;
+    // Without providers: an empty list.
+    let issuer = Issuer::start(ctx.store, &[]).await;
+    assert_eq!(list(&issuer).await.json(), json!({"providers": []}));
+    issuer.stop().await;
+}
+
+async fn list(issuer: &Issuer) -> Answer {
+    let answer = Answer::read(
+        issuer
+            .http
+            .get(issuer.url("/browser/providers"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+    answer
+}
