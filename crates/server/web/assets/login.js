@@ -9,6 +9,7 @@ const username = document.getElementById('username');
 const password = document.getElementById('password');
 const button = document.getElementById('sign-in');
 const errorBox = document.getElementById('login-error');
+const statusBox = document.getElementById('login-status');
 const providers = document.getElementById('providers');
 const providerList = document.getElementById('provider-list');
 
@@ -69,6 +70,7 @@ function throttled(seconds) {
     say(errorBox, '');
     errorBox.removeAttribute('aria-live');
     button.disabled = false;
+    say(statusBox, 'You can sign in again.');
   }, 1000);
 }
 
@@ -82,6 +84,7 @@ async function submit(event) {
   event.preventDefault();
   if (button.disabled) return;
   say(errorBox, '');
+  say(statusBox, '');
   button.disabled = true;
   form.setAttribute('aria-busy', 'true');
   let stayDisabled = false;
