@@ -54,7 +54,11 @@ test('an admin adds a user, who can sign in, then disables them', async (t) => {
   await expectText(page, 'tr[data-username="carol"]', /reader/);
   await env.server.login('carol', 'carol password 1');
 
-  await page.click('tr[data-username="carol"] button.toggle-disabled');
+  // Disabling asks for a second click.
+  const toggle = 'tr[data-username="carol"] button.toggle-disabled';
+  await page.click(toggle);
+  await expectText(page, toggle, /confirm/i);
+  await page.click(toggle);
   await expectText(page, 'tr[data-username="carol"] button.toggle-disabled', /Enable/);
   await assert.rejects(env.server.login('carol', 'carol password 1'), /401/);
   assertNoProblems(problems);

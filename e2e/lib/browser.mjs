@@ -90,8 +90,8 @@ export function captureTokens(context) {
     }
     if (isRefresh) captured.refreshes.push(Date.now());
     else captured.logins += 1;
-    // The body is read while the page that asked for it may already be navigating away:
-    // keep the promise so that a test can wait for it.
+    // The body is read while the page that asked for it may already be navigating away (then
+    // it is lost: see captureSignInAnswers): keep the promise so that a test can wait for it.
     const read = response
       .json()
       .then((body) => {
@@ -104,6 +104,33 @@ export function captureTokens(context) {
   });
   captured.settled = () => Promise.all([...captured.pending]);
   return captured;
+}
+
+/**
+ * Reads the bodies of `page`'s sign-in answers (`POST /browser/session`) before the page gets
+ * them, through the DevTools protocol's Fetch domain (response stage, passed on unchanged).
+ * The login page navigates away as soon as it has the token, after which Playwright can no
+ * longer read that answer's body; this way the token is captured all the same.
+ * Resolves with the array the bodies (parsed JSON) are pushed to.
+ */
+export async function captureSignInAnswers(context, page, baseUrl) {
+  const bodies = [];
+  const cdp = await context.newCDPSession(page);
+  cdp.on('Fetch.requestPaused', async (event) => {
+    try {
+      if (event.responseStatusCode === 200) {
+        const { body, base64Encoded } = await cdp.send('Fetch.getResponseBody', { requestId: event.requestId });
+        bodies.push(JSON.parse(base64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body));
+      }
+    } catch {
+      // Not JSON, or the request went away: nothing to capture.
+    }
+    await cdp.send('Fetch.continueResponse', { requestId: event.requestId }).catch(() => {});
+  });
+  await cdp.send('Fetch.enable', {
+    patterns: [{ urlPattern: `${baseUrl}/browser/session`, requestStage: 'Response' }],
+  });
+  return bodies;
 }
 
 /** Fills the login page's form and submits it with the mouse. Does not wait for the result. */
