@@ -9,9 +9,9 @@
 //! creates a user named after the e-mail; an unverified e-mail is never used for linking (anyone
 //! can claim an address), and the new user is named `provider:sub`.
 //!
-//! The hosted login page's "Sign in with …" (the authorization code flow,
-//! [`web::oidc`](crate::web::oidc)) ends in [`sign_in_with_code_flow`]: the same verification,
-//! linking and session start, plus the check of the ID token's `nonce`.
+//! The hosted login page's "Sign in with …" (the authorization code flow, `web::oidc`) ends in
+//! `sign_in_with_code_flow`: the same verification, linking and session start, plus the check
+//! of the ID token's `nonce`.
 
 use std::net::IpAddr;
 use std::sync::Arc;

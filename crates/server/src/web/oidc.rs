@@ -1,4 +1,4 @@
-//! "Sign in with <provider>" on the hosted login page: the OpenID Connect authorization code
+//! "Sign in with `<provider>`" on the hosted login page: the OpenID Connect authorization code
 //! flow (OpenID Connect Core §3.1) with PKCE (RFC 7636, `S256`), `state` and `nonce`, for the
 //! `[[providers]]` that have a `client_id`.
 //!
@@ -227,7 +227,7 @@ async fn start(
     RawQuery(query): RawQuery,
 ) -> Response {
     let Some((provider, client_id)) = browser_provider(&state, &name) else {
-        tracing::info!(provider = %name, "sign-in with an unknown provider (or one without client_id)");
+        tracing::info!(provider = ?name, "sign-in with an unknown provider (or one without client_id)");
         return fail(&state, Failure::ProviderUnavailable);
     };
     let endpoints = match discover(provider).await {
@@ -292,21 +292,31 @@ fn redirect_uri(state: &AppState, provider: &str) -> String {
     state.config.issuer_url(&flow_path(provider, "callback"))
 }
 
-/// Whether `return_to` is a path of this origin: a single leading `/`, printable ASCII, no
-/// backslash (browsers read `/\host` as `//host`), not too long.
+/// Whether `return_to` is a path of this origin: it has the shape of a local path, and
+/// resolved against the issuer it stays on the issuer's origin (either alone would do; both
+/// are checked, so that a mistake in one is caught by the other).
 fn is_safe_return_to(issuer: &str, candidate: &str) -> bool {
-    let shape = candidate.len() <= MAX_RETURN_TO
+    is_local_path(candidate) && stays_on_origin(issuer, candidate)
+}
+
+/// A single leading `/` (not `//`, which is another host), printable ASCII (browsers drop
+/// tabs and newlines from URLs, so `/\t/host` would be `//host`), no backslash (browsers
+/// read `/\host` as `//host`), not too long.
+fn is_local_path(candidate: &str) -> bool {
+    candidate.len() <= MAX_RETURN_TO
         && candidate.starts_with('/')
         && !candidate[1..].starts_with('/')
         && candidate
             .bytes()
-            .all(|b| (0x21..=0x7e).contains(&b) && b != b'\\');
-    // Belt and braces: resolved against the issuer, it stays on the issuer's origin.
-    shape
-        && Url::parse(issuer)
-            .ok()
-            .and_then(|base| Some((base.join(candidate).ok()?.origin(), base.origin())))
-            .is_some_and(|(target, base)| target == base)
+            .all(|b| (0x21..=0x7e).contains(&b) && b != b'\\')
+}
+
+/// Whether `candidate`, resolved against the issuer, has the issuer's origin.
+fn stays_on_origin(issuer: &str, candidate: &str) -> bool {
+    Url::parse(issuer)
+        .ok()
+        .and_then(|base| Some((base.join(candidate).ok()?.origin(), base.origin())))
+        .is_some_and(|(target, base)| target == base)
 }
 
 /// 32 random bytes, base64url without padding (43 characters).
@@ -900,32 +910,54 @@ mod tests {
 
     #[test]
     fn only_paths_of_this_origin_are_returned_to() {
+        let good = ["/", "/account", "/inspect?t=1#x", "/a/b//c", "/%2F%2Fevil"];
+        let bad = [
+            "",
+            "account",
+            "//evil.example",
+            "///evil.example",
+            "/\\evil",
+            "/\\/evil.example",
+            "https://evil.example",
+            "http://127.0.0.1:7070/account",
+            "javascript:alert(1)",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/a b",
+            "/\r\nSet-Cookie: x=1",
+            "/é",
+        ];
         for issuer in ["http://127.0.0.1:7070", "https://auth.example.com/base"] {
-            for ok in ["/", "/account", "/inspect?t=1#x", "/a/b//c", "/%2F%2Fevil"] {
+            for ok in good {
                 assert!(is_safe_return_to(issuer, ok), "{ok}");
             }
-            for bad in [
-                "",
-                "account",
-                "//evil.example",
-                "///evil.example",
-                "/\\evil",
-                "/a\\b",
-                "https://evil.example",
-                "http://127.0.0.1:7070/account",
-                "javascript:alert(1)",
-                "/\t/evil.example",
-                "/a b",
-                "/\r\nSet-Cookie: x=1",
-                "/é",
-            ] {
+            for bad in bad {
                 assert!(!is_safe_return_to(issuer, bad), "{bad:?}");
             }
-            assert!(!is_safe_return_to(
-                issuer,
-                &format!("/{}", "a".repeat(MAX_RETURN_TO))
-            ));
+            let long = format!("/{}", "a".repeat(MAX_RETURN_TO));
+            assert!(!is_safe_return_to(issuer, &long));
         }
+        // Each check holds on its own.
+        for ok in good {
+            assert!(is_local_path(ok), "{ok}");
+        }
+        for bad in bad {
+            assert!(!is_local_path(bad), "{bad:?}");
+        }
+        for escape in [
+            "//evil.example",
+            "/\\evil",
+            "/\\/evil.example",
+            "https://evil.example",
+            "/\t/evil.example",
+        ] {
+            assert!(
+                !stays_on_origin("http://127.0.0.1:7070", escape),
+                "{escape:?}"
+            );
+        }
+        assert!(stays_on_origin("http://127.0.0.1:7070", "/account"));
+        assert!(!stays_on_origin("not a url", "/account"));
     }
 
     #[test]

@@ -67,7 +67,13 @@ struct Record {
     secret: Option<String>,
     deny: bool,
     discovery_status: StatusCode,
+    /// Members that replace those of the discovery document (`null`: removed).
+    discovery_override: Value,
+    /// Discovery documents fetched by tessera's sign-in (not by the guard's key fetching).
+    discovery_hits: usize,
     token_status: Option<StatusCode>,
+    /// A 200 answer of the token endpoint in place of the token response: (type, body).
+    token_answer: Option<(&'static str, String)>,
     nonce: NonceMode,
     sub: String,
     claims: Value,
@@ -108,7 +114,10 @@ impl Provider {
             secret: secret.map(str::to_owned),
             deny: false,
             discovery_status: StatusCode::OK,
+            discovery_override: json!({}),
+            discovery_hits: 0,
             token_status: None,
+            token_answer: None,
             nonce: NonceMode::Echo,
             sub: "248289761001".into(),
             claims: json!({"email": "jane@example.com", "email_verified": true}),
@@ -150,12 +159,19 @@ fn toml_string(s: &str) -> String {
     serde_json::to_string(s).unwrap()
 }
 
-async fn discovery(State(fake): State<Fake>) -> Response {
-    let status = fake.record.lock().unwrap().discovery_status;
-    if status != StatusCode::OK {
-        return status.into_response();
+async fn discovery(State(fake): State<Fake>, headers: HeaderMap) -> Response {
+    let mut record = fake.record.lock().unwrap();
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if agent.starts_with("tessera/") {
+        record.discovery_hits += 1;
     }
-    axum::Json(json!({
+    if record.discovery_status != StatusCode::OK {
+        return record.discovery_status.into_response();
+    }
+    let mut document = json!({
         "issuer": fake.issuer,
         "authorization_endpoint": format!("{}/authorize", fake.issuer),
         "token_endpoint": format!("{}/token", fake.issuer),
@@ -163,8 +179,17 @@ async fn discovery(State(fake): State<Fake>) -> Response {
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES256"],
-    }))
-    .into_response()
+    });
+    if let Value::Object(changes) = &record.discovery_override {
+        for (name, value) in changes {
+            if value.is_null() {
+                document.as_object_mut().unwrap().remove(name);
+            } else {
+                document[name] = value.clone();
+            }
+        }
+    }
+    axum::Json(document).into_response()
 }
 
 async fn jwks_endpoint(State(fake): State<Fake>) -> Response {
@@ -232,6 +257,9 @@ async fn token(State(fake): State<Fake>, headers: HeaderMap, body: String) -> Re
         .push((form.clone(), authorization.clone()));
     if let Some(status) = record.token_status {
         return oauth_error(status, "temporarily_unavailable");
+    }
+    if let Some((content_type, body)) = record.token_answer.clone() {
+        return ([(header::CONTENT_TYPE, content_type)], body).into_response();
     }
     if headers.get(header::CONTENT_TYPE).unwrap() != "application/x-www-form-urlencoded" {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
@@ -574,6 +602,8 @@ pub(crate) async fn whole_flow_with_a_confidential_client(ctx: Ctx) {
         .await
         .unwrap();
     assert_failure(&sign_in(&issuer, "acme", None).await, "account_disabled");
+    // Three sign-ins and a replay: the discovery document was fetched once.
+    assert_eq!(provider.with(|r| r.discovery_hits), 1);
     issuer.stop().await;
 }
 
@@ -705,6 +735,14 @@ pub(crate) async fn tampered_expired_or_foreign_cookies_are_state_mismatch(ctx: 
         &callback(&issuer, &back, Some(&started.cookie)).await,
         "/account",
     );
+    // Made more than a minute "in the future" (the clock stepped back): refused too.
+    let started = start(&issuer, "acme", None).await;
+    let back = at_provider(&started).await;
+    issuer.clock.advance(-61);
+    assert_failure(
+        &callback(&issuer, &back, Some(&started.cookie)).await,
+        "state_mismatch",
+    );
     assert_eq!(acme.with(|r| r.token_requests.len()), 1);
     assert!(beta.with(|r| r.token_requests.is_empty()));
     issuer.stop().await;
@@ -744,6 +782,15 @@ pub(crate) async fn provider_refusals_are_provider_error(ctx: Ctx) {
         &callback(&issuer, &back, Some(&started.cookie)).await,
         "provider_error",
     );
+    // The provider's refusal is reported as such even when the flow cookie is gone (a
+    // refusal is never acted on, so there is nothing to protect).
+    assert_failure(&callback(&issuer, &back, None).await, "provider_error");
+    // A refusal with a code as well: the code is not redeemed.
+    let with_code = with_param(&back, "code", "code-0");
+    assert_failure(
+        &callback(&issuer, &with_code, Some(&started.cookie)).await,
+        "provider_error",
+    );
     assert!(provider.with(|r| r.token_requests.is_empty()));
     provider.with(|r| r.deny = false);
     // A callback without a code.
@@ -759,6 +806,21 @@ pub(crate) async fn provider_refusals_are_provider_error(ctx: Ctx) {
         .await,
         "provider_error",
     );
+    // Token endpoint answers that are not a JSON token response with an ID token.
+    for answer in [
+        ("text/html", "<html>hello</html>".to_owned()),
+        (
+            "application/json",
+            json!({"access_token": "x", "token_type": "Bearer"}).to_string(),
+        ),
+        ("application/json", json!({"id_token": ""}).to_string()),
+        ("application/json", "[]".to_owned()),
+        ("text/plain", json!({"id_token": "a.b.c"}).to_string()),
+    ] {
+        provider.with(|r| r.token_answer = Some(answer.clone()));
+        assert_failure(&sign_in(&issuer, "acme", None).await, "provider_error");
+    }
+    provider.with(|r| r.token_answer = None);
     // The token endpoint refuses the client (4xx).
     provider.with(|r| r.secret = Some("expected-but-not-configured".into()));
     assert_failure(&sign_in(&issuer, "acme", None).await, "provider_error");
@@ -797,6 +859,28 @@ pub(crate) async fn provider_down_is_provider_unavailable(ctx: Ctx) {
     )
     .await;
     assert_failure(&answer, "provider_unavailable");
+
+    // Discovery documents that cannot be used.
+    provider.with(|r| r.discovery_status = StatusCode::OK);
+    for change in [
+        json!({"issuer": "https://someone-else.example"}),
+        json!({"token_endpoint": "http://provider.example/token"}),
+        json!({"authorization_endpoint": "ftp://127.0.0.1/authorize"}),
+        json!({"authorization_endpoint": null}),
+        json!({"token_endpoint": 42}),
+    ] {
+        provider.with(|r| r.discovery_override = change.clone());
+        let answer = Answer::read(
+            browser()
+                .get(issuer.url("/login/oidc/acme/start"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_failure(&answer, "provider_unavailable");
+    }
+    provider.with(|r| r.discovery_override = json!({}));
 
     // Discovery back (and not kept while it failed); the token endpoint then fails (5xx).
     provider.with(|r| {
