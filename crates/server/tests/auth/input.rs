@@ -50,7 +50,12 @@ pub(crate) async fn bad_json_bodies(ctx: Ctx) {
             .assert_error(401, "invalid_grant");
     }
     // The wrong method (GET /login is the hosted login page).
-    let get = issuer.http.get(issuer.url("/token/refresh")).send().await.unwrap();
+    let get = issuer
+        .http
+        .get(issuer.url("/token/refresh"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(get.status().as_u16(), 405);
     issuer.stop().await;
 }
