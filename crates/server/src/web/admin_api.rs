@@ -6,6 +6,9 @@
 //! `WWW-Authenticate: Bearer realm="tessera", error="insufficient_scope", …`. The roles are
 //! also checked against the store: a token issued before the user lost the `admin` role (or
 //! was disabled, or deleted) is refused although its signature is good (403, resp. 401).
+//! Unlike the stateless APIs, the admin API also checks the token's session (`sid`): once it
+//! is signed out or revoked, its access tokens no longer administer (401 `invalid_token`),
+//! and a token issued to an OAuth client (`client_id`) never does (403).
 //!
 //! | method, path | answers |
 //! |---|---|
@@ -54,7 +57,7 @@ use tessera_jwt::SecretString;
 
 use super::sessions_api::{SignedIn, json_no_store, no_store, plausible_id, signed_in};
 use crate::auth::client_secret::NewClientSecret;
-use crate::auth::userinfo::REALM;
+use crate::auth::userinfo::{REALM, invalid_token};
 use crate::error::{ApiError, Json};
 use crate::keys::{KeyInfo, RotateMode, RotationReport};
 use crate::password::{MAX_PASSWORD_LEN, PasswordError};
@@ -98,6 +101,24 @@ impl FromRequestParts<AppState> for Admin {
         let who = signed_in(state, &parts.headers, Some(ADMIN_ROLE)).await?;
         if !who.user.roles.iter().any(|r| r == ADMIN_ROLE) {
             return Err(insufficient_scope("the user no longer has the admin role"));
+        }
+        // Administration is for tessera's own sign-in, not for a token issued to an OAuth
+        // client acting for the user.
+        if who.token.claims_json().get("client_id").is_some() {
+            return Err(insufficient_scope(
+                "tokens issued to an OAuth client cannot administer the issuer",
+            ));
+        }
+        // The session the token belongs to must still be live: signing out (or out
+        // everywhere) ends administration at once, not when the access token expires.
+        let Some(sid) = who.token.claims_json().get("sid").and_then(Value::as_str) else {
+            return Err(no_store(invalid_token()));
+        };
+        match state.store.refresh_family(sid).await {
+            Ok(Some(family))
+                if family.user_id == who.user.id && family.is_active(state.clock.now()) => {}
+            Ok(_) => return Err(no_store(invalid_token())),
+            Err(e) => return Err(ApiError::from(e).into_response()),
         }
         Ok(Self(who))
     }

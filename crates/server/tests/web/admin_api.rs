@@ -15,6 +15,7 @@ on_both_backends!(
     admin_api::admin_disables_enables_and_sets_roles,
     admin_api::admins_cannot_lock_themselves_out,
     admin_api::roles_are_checked_against_the_store,
+    admin_api::only_live_own_sessions_administer,
     admin_api::admin_lists_and_rotates_keys,
     admin_api::admin_registers_clients,
 );
@@ -472,6 +473,67 @@ pub(crate) async fn roles_are_checked_against_the_store(ctx: Ctx) {
     admin(&issuer, &root, Method::GET, "/admin/api/keys", None)
         .await
         .assert_error(401, "invalid_token");
+    issuer.stop().await;
+}
+
+pub(crate) async fn only_live_own_sessions_administer(ctx: Ctx) {
+    let (issuer, root) = with_admin(ctx).await;
+    let me = claims(&root)["sub"].as_str().unwrap().to_owned();
+
+    // A token issued to an OAuth client for the same admin user (password grant): refused on
+    // every route, nothing done.
+    let (id, secret) = issuer.client("dashboard", &["read"]).await;
+    let answer = issuer
+        .post_form(
+            "/oauth2/token",
+            &[
+                ("grant_type", "password"),
+                ("username", "root"),
+                ("password", PASSWORD),
+            ],
+            Some((id.as_str(), secret.as_str())),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let client_token = answer.json()["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(claims(&client_token)["client_id"], json!(id));
+    for (method, path, body) in routes(&me) {
+        let answer = admin(&issuer, &client_token, method, &path, body.as_ref()).await;
+        assert_insufficient_scope(&answer);
+    }
+    assert!(
+        issuer
+            .state
+            .store
+            .user_by_username("mallory")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // The admin's own session works until it is signed out; then its access token, still
+    // unexpired and well signed, administers no more.
+    assert_eq!(
+        admin(&issuer, &root, Method::GET, "/admin/api/keys", None)
+            .await
+            .status,
+        200
+    );
+    let ended = call(&issuer, Method::DELETE, "/sessions", Some(&root), None).await;
+    assert_eq!(ended.status, 204, "{}", ended.text);
+    for (method, path, body) in routes(&me) {
+        admin(&issuer, &root, method, &path, body.as_ref())
+            .await
+            .assert_error(401, "invalid_token");
+    }
+    // A new sign-in administers again.
+    let (fresh, _) = issuer.login("root", PASSWORD).await.pair();
+    assert_eq!(
+        admin(&issuer, &fresh, Method::GET, "/admin/api/keys", None)
+            .await
+            .status,
+        200
+    );
     issuer.stop().await;
 }
 
