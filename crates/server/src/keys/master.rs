@@ -14,6 +14,7 @@ use std::io::Write;
 use std::path::Path;
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, Nonce, RandomizedNonceKey};
+use aws_lc_rs::hkdf;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use zeroize::Zeroizing;
@@ -28,6 +29,20 @@ pub const MASTER_KEY_LEN: usize = 32;
 pub struct MasterKey {
     id: String,
     key: RandomizedNonceKey,
+    /// HKDF pseudorandom key for [`derive`](Self::derive).
+    derivation: hkdf::Prk,
+}
+
+/// The HKDF salt of [`MasterKey::derive`].
+const DERIVATION_SALT: &[u8] = b"tessera master key derivation v1";
+
+/// 32 bytes, as an HKDF output length.
+struct Len32;
+
+impl hkdf::KeyType for Len32 {
+    fn len(&self) -> usize {
+        32
+    }
 }
 
 impl fmt::Debug for MasterKey {
@@ -54,7 +69,12 @@ impl MasterKey {
         let id = URL_SAFE_NO_PAD.encode(&digest.as_ref()[..9]);
         let key = RandomizedNonceKey::new(&AES_256_GCM, bytes)
             .map_err(|_| KeyError::MasterKey("AES-256-GCM refused the key".into()))?;
-        Ok(Self { id, key })
+        let derivation = hkdf::Salt::new(hkdf::HKDF_SHA256, DERIVATION_SALT).extract(bytes);
+        Ok(Self {
+            id,
+            key,
+            derivation,
+        })
     }
 
     /// A master key from its base64url text (surrounding whitespace ignored).
@@ -129,6 +149,19 @@ impl MasterKey {
     /// The key's id (a fingerprint; says nothing about the key).
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// A 32-byte secret for one purpose, named by `label`, derived from this master key with
+    /// HKDF-SHA256 (RFC 5869). Instances that share the master key derive the same secret;
+    /// it tells nothing about the master key or about the secret of another label.
+    pub fn derive(&self, label: &str) -> Result<Zeroizing<[u8; 32]>, KeyError> {
+        let mut out = Zeroizing::new([0u8; 32]);
+        let info = [label.as_bytes()];
+        self.derivation
+            .expand(&info, Len32)
+            .and_then(|okm| okm.fill(&mut *out))
+            .map_err(|_| KeyError::MasterKey("HKDF refused the derivation".into()))?;
+        Ok(out)
     }
 }
 
@@ -229,6 +262,33 @@ fn associated_data(kid: &str, alg: &str) -> Vec<u8> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
+
+    #[test]
+    fn derived_secrets_are_hkdf_sha256_per_label_and_key() {
+        let key = MasterKey::from_bytes(&[7u8; 32]).unwrap();
+        let secret = key.derive("tessera oidc flow cookie v1").unwrap();
+        // HKDF-SHA256 (RFC 5869) computed independently: PRK = HMAC(salt, master key),
+        // OKM = HMAC(PRK, label || 0x01).
+        assert_eq!(
+            hex(&*secret),
+            "edba9b2f667b4a14ebfa883c50ba31181011c9e53b560d9e6b943df7f7870fe3"
+        );
+        let again = MasterKey::from_bytes(&[7u8; 32]).unwrap();
+        assert_eq!(
+            *again.derive("tessera oidc flow cookie v1").unwrap(),
+            *secret
+        );
+        assert_ne!(*key.derive("another purpose").unwrap(), *secret);
+        let other = MasterKey::from_bytes(&[8u8; 32]).unwrap();
+        assert_ne!(
+            *other.derive("tessera oidc flow cookie v1").unwrap(),
+            *secret
+        );
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
 
     #[test]
     fn seal_and_open_round_trip_and_bind_kid_and_alg() {

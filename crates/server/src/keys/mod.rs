@@ -357,6 +357,12 @@ impl KeyManager {
         &self.policy
     }
 
+    /// A 32-byte secret for one purpose (`label`), derived from the current master key
+    /// ([`MasterKey::derive`]): the same on every instance that shares the master key.
+    pub fn derived_secret(&self, label: &str) -> Result<zeroize::Zeroizing<[u8; 32]>, KeyError> {
+        self.master.current().derive(label)
+    }
+
     /// Loads the keys and, if none is active, makes one (the first run) — or waits for the
     /// instance that holds the rotation lock to make it. Returns what was done.
     pub async fn init(&self) -> Result<RotationReport, KeyError> {

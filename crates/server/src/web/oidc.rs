@@ -32,8 +32,8 @@
 //!   with the provider's name, `return_to` and the time in the `tessera_oidc` cookie:
 //!   `HttpOnly`, `SameSite=Lax` (the callback is a cross-site top-level navigation),
 //!   `Path=/login/oidc`, `Max-Age=600`, `Secure` unless the issuer is `http` on loopback. Its
-//!   value is sealed with AES-256-GCM under a key made at random when this process first
-//!   needs it, so the browser can neither read nor forge it; the callback refuses it after
+//!   value is sealed with AES-256-GCM under a key derived from the master key (HKDF), so the
+//!   browser can neither read nor forge it; the callback refuses it after
 //!   10 minutes (by the injected clock). A second sign-in started in the same browser
 //!   replaces the first one's cookie (the first then ends in `state_mismatch`).
 //! - **`callback`** compares `state` with the cookie's in constant time, checks RFC 9207's
@@ -51,9 +51,9 @@
 //!   `Cache-Control: no-store`, and the global `Referrer-Policy: no-referrer` keeps the
 //!   callback's query out of the next page's `Referer`.
 //!
-//! The sealing key lives in this process only: with several instances behind a load
-//! balancer, the callback must reach the instance that started the flow (sticky sessions),
-//! or it ends in `state_mismatch`.
+//! Every instance that shares the master key derives the same sealing key: behind a load
+//! balancer, the callback may reach another instance than the one that started the flow.
+//! A flow started before the master key was replaced ends in `state_mismatch`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -261,7 +261,7 @@ async fn start(
         return_to,
         created_at: state.clock.now(),
     };
-    let Ok(sealed) = seal(&flow) else {
+    let Ok(sealed) = sealing_key(&state).and_then(|key| seal(&key, &flow)) else {
         tracing::error!("sealing the sign-in cookie failed");
         return fail(&state, Failure::ProviderUnavailable);
     };
@@ -360,22 +360,21 @@ impl std::fmt::Debug for Flow {
     }
 }
 
-/// This process's key for the cookie, made on first use.
-fn sealing_key() -> Result<&'static RandomizedNonceKey, aws_lc_rs::error::Unspecified> {
-    static KEY: OnceLock<RandomizedNonceKey> = OnceLock::new();
-    if let Some(key) = KEY.get() {
-        return Ok(key);
-    }
-    let mut bytes = Zeroizing::new([0u8; 32]);
-    aws_lc_rs::rand::fill(&mut *bytes)?;
-    let key = RandomizedNonceKey::new(&AES_256_GCM, &*bytes)?;
-    // Two first uses at once: both get the key stored first.
-    Ok(KEY.get_or_init(|| key))
+/// The label of the cookie key derived from the master key.
+const SEALING_KEY_LABEL: &str = "tessera oidc flow cookie v1";
+
+/// The key of the flow cookie: derived from the master key, so that every instance sharing
+/// the master key opens what another sealed (a callback may reach another instance).
+fn sealing_key(state: &AppState) -> Result<RandomizedNonceKey, aws_lc_rs::error::Unspecified> {
+    let secret = state
+        .keys
+        .derived_secret(SEALING_KEY_LABEL)
+        .map_err(|_| aws_lc_rs::error::Unspecified)?;
+    RandomizedNonceKey::new(&AES_256_GCM, &*secret)
 }
 
 /// base64url(nonce ‖ AES-256-GCM(flow as JSON) ‖ tag).
-fn seal(flow: &Flow) -> Result<String, aws_lc_rs::error::Unspecified> {
-    let key = sealing_key()?;
+fn seal(key: &RandomizedNonceKey, flow: &Flow) -> Result<String, aws_lc_rs::error::Unspecified> {
     let json = Zeroizing::new(serde_json::to_vec(flow).map_err(|_| aws_lc_rs::error::Unspecified)?);
     let mut in_out = Zeroizing::new(Vec::with_capacity(json.len() + AES_256_GCM.tag_len()));
     in_out.extend_from_slice(&json);
@@ -386,12 +385,11 @@ fn seal(flow: &Flow) -> Result<String, aws_lc_rs::error::Unspecified> {
     Ok(URL_SAFE_NO_PAD.encode(sealed))
 }
 
-/// The flow of a sealed cookie value, if this process sealed it and nobody changed it.
-fn open(value: &str) -> Option<Flow> {
+/// The flow of a sealed cookie value, if it was sealed under `key` and nobody changed it.
+fn open(key: &RandomizedNonceKey, value: &str) -> Option<Flow> {
     if value.len() > MAX_SEALED_LEN {
         return None;
     }
-    let key = sealing_key().ok()?;
     let bytes = URL_SAFE_NO_PAD.decode(value).ok()?;
     if bytes.len() < NONCE_LEN {
         return None;
@@ -480,8 +478,10 @@ async fn callback(
         return fail(&state, Failure::ProviderError);
     }
     let now = state.clock.now();
+    let key = sealing_key(&state).ok();
     let flow = cookies::get(&headers, OIDC_COOKIE)
-        .and_then(open)
+        .zip(key.as_ref())
+        .and_then(|(value, key)| open(key, value))
         .filter(|flow| flow.provider == provider.name)
         .filter(|flow| {
             flow.created_at <= now + CLOCK_SKEW && now - flow.created_at <= FLOW_LIFETIME
@@ -843,11 +843,16 @@ mod tests {
         }
     }
 
+    fn test_key() -> RandomizedNonceKey {
+        RandomizedNonceKey::new(&AES_256_GCM, &[3u8; 32]).unwrap()
+    }
+
     #[test]
     fn sealed_flows_open_and_hide_their_content() {
-        let sealed = seal(&flow()).unwrap();
+        let key = test_key();
+        let sealed = seal(&key, &flow()).unwrap();
         assert!(!sealed.contains("inspect") && !sealed.contains("google"));
-        let opened = open(&sealed).unwrap();
+        let opened = open(&key, &sealed).unwrap();
         assert_eq!(opened.provider, "google");
         assert_eq!(opened.state, "s".repeat(43));
         assert_eq!(opened.nonce, "n".repeat(43));
@@ -855,7 +860,7 @@ mod tests {
         assert_eq!(opened.return_to, "/inspect?x=1");
         assert_eq!(opened.created_at, 1_800_000_000);
         // Two seals of one flow differ (random nonce).
-        assert_ne!(sealed, seal(&flow()).unwrap());
+        assert_ne!(sealed, seal(&key, &flow()).unwrap());
         // Debug shows no secret.
         let debug = format!("{opened:?}");
         assert!(!debug.contains("sss") && !debug.contains("nnn") && !debug.contains("vvv"));
@@ -863,18 +868,22 @@ mod tests {
 
     #[test]
     fn tampered_or_foreign_cookies_do_not_open() {
-        let sealed = seal(&flow()).unwrap();
+        let key = test_key();
+        let sealed = seal(&key, &flow()).unwrap();
         let mut bytes = URL_SAFE_NO_PAD.decode(&sealed).unwrap();
         for i in [0, NONCE_LEN, bytes.len() - 1] {
             bytes[i] ^= 1;
-            assert!(open(&URL_SAFE_NO_PAD.encode(&bytes)).is_none(), "byte {i}");
+            assert!(
+                open(&key, &URL_SAFE_NO_PAD.encode(&bytes)).is_none(),
+                "byte {i}"
+            );
             bytes[i] ^= 1;
         }
-        assert!(open(&URL_SAFE_NO_PAD.encode(&bytes)).is_some());
-        assert!(open(&sealed[..sealed.len() - 2]).is_none());
-        assert!(open("").is_none());
-        assert!(open("not base64!").is_none());
-        assert!(open(&"A".repeat(MAX_SEALED_LEN + 1)).is_none());
+        assert!(open(&key, &URL_SAFE_NO_PAD.encode(&bytes)).is_some());
+        assert!(open(&key, &sealed[..sealed.len() - 2]).is_none());
+        assert!(open(&key, "").is_none());
+        assert!(open(&key, "not base64!").is_none());
+        assert!(open(&key, &"A".repeat(MAX_SEALED_LEN + 1)).is_none());
         // Sealed under another key (another process): refused.
         let other = RandomizedNonceKey::new(&AES_256_GCM, &[9u8; 32]).unwrap();
         let mut in_out = serde_json::to_vec(&flow()).unwrap();
@@ -883,7 +892,7 @@ mod tests {
             .unwrap();
         let mut foreign = nonce.as_ref().to_vec();
         foreign.extend_from_slice(&in_out);
-        assert!(open(&URL_SAFE_NO_PAD.encode(foreign)).is_none());
+        assert!(open(&key, &URL_SAFE_NO_PAD.encode(foreign)).is_none());
     }
 
     #[test]

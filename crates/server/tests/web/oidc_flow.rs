@@ -26,6 +26,7 @@ on_both_backends!(
     oidc_flow::public_client_uses_pkce_alone,
     oidc_flow::state_must_match,
     oidc_flow::tampered_expired_or_foreign_cookies_are_state_mismatch,
+    oidc_flow::a_flow_started_on_one_instance_finishes_on_another,
     oidc_flow::nonce_must_be_the_one_sent,
     oidc_flow::provider_refusals_are_provider_error,
     oidc_flow::provider_down_is_provider_unavailable,
@@ -685,6 +686,46 @@ pub(crate) async fn state_must_match(ctx: Ctx) {
     let answer = callback(&issuer, &back, Some(&started.cookie)).await;
     assert_signed_in(&answer, "/account");
     issuer.stop().await;
+}
+
+/// Two instances on one database with one master key (behind a load balancer): the flow
+/// cookie sealed by one opens on the other.
+pub(crate) async fn a_flow_started_on_one_instance_finishes_on_another(ctx: Ctx) {
+    let acme = Provider::start(None).await;
+    let toml = acme.toml("acme");
+    let first = Issuer::start_with_toml(ctx.store.clone(), &toml, &[]).await;
+    let second = Issuer::start_with_toml(ctx.store, &toml, &[]).await;
+    let started = start(&first, "acme", Some("/inspect")).await;
+    // Sealed under the key both derive from the master key (not one of the process): the
+    // second instance's derived key opens it.
+    let secret = second
+        .state
+        .keys
+        .derived_secret("tessera oidc flow cookie v1")
+        .unwrap();
+    let key =
+        aws_lc_rs::aead::RandomizedNonceKey::new(&aws_lc_rs::aead::AES_256_GCM, &*secret).unwrap();
+    let sealed = URL_SAFE_NO_PAD.decode(&started.cookie).unwrap();
+    let (nonce, ciphertext) = sealed.split_at(aws_lc_rs::aead::NONCE_LEN);
+    let mut in_out = ciphertext.to_vec();
+    let plain = key
+        .open_in_place(
+            aws_lc_rs::aead::Nonce::try_assume_unique_for_key(nonce).unwrap(),
+            aws_lc_rs::aead::Aad::from(&b"tessera_oidc v1"[..]),
+            &mut in_out,
+        )
+        .expect("the flow cookie opens with the master key's derived secret");
+    let flow: serde_json::Value = serde_json::from_slice(plain).unwrap();
+    assert_eq!(flow["r"], "/inspect");
+    let back = at_provider(&started).await;
+    let refresh = assert_signed_in(
+        &callback(&second, &back, Some(&started.cookie)).await,
+        "/inspect",
+    );
+    // The session is one of the shared database: the first instance refreshes it.
+    refresh_with_cookie(&first, &refresh).await;
+    first.stop().await;
+    second.stop().await;
 }
 
 pub(crate) async fn tampered_expired_or_foreign_cookies_are_state_mismatch(ctx: Ctx) {
