@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { assertNoProblems, expectText, signIn, useServerAndBrowser } from '../lib/browser.mjs';
+import { assertNoProblems, expectText, expectVisible, signIn, useServerAndBrowser } from '../lib/browser.mjs';
 import { PASSWORD } from '../lib/server.mjs';
 
 const env = useServerAndBrowser({ users: [{ name: 'root', roles: ['admin'] }, { name: 'bob' }] });
@@ -18,7 +18,7 @@ function keyRows(page) {
 test('an admin rotates the keys: a new `next` key appears in the table and in the JWKS', async (t) => {
   const { page, problems } = await env.open(t);
   await signIn(page, env.server.url, 'root', PASSWORD);
-  await page.waitForSelector('#admin-link', { state: 'visible' });
+  await expectVisible(page, '#admin-link');
   await page.click('#admin-link');
   await page.waitForURL((url) => url.pathname === '/admin');
   await page.waitForSelector('tr[data-kid]');
@@ -69,7 +69,7 @@ test('a user without the admin role sees #admin-denied', async (t) => {
   await signIn(page, env.server.url, 'bob', PASSWORD);
   assert.equal(await page.isVisible('#admin-link'), false, 'the admin link is shown to a non-admin');
   await page.goto(`${env.server.url}/admin`);
-  await page.waitForSelector('#admin-denied', { state: 'visible' });
+  await expectVisible(page, '#admin-denied');
   assert.equal(await page.locator('tr[data-username]').count(), 0, 'a non-admin sees the users');
   assertNoProblems(problems);
 });

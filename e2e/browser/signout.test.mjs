@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { assertNoProblems, expectText, signIn, useServerAndBrowser } from '../lib/browser.mjs';
 import { PASSWORD } from '../lib/server.mjs';
 
-const env = useServerAndBrowser({ users: [{ name: 'alice' }, { name: 'bruno' }] });
+const env = useServerAndBrowser({ users: [{ name: 'alice' }, { name: 'bruno' }, { name: 'carmen' }] });
 
 /** From inside the page: a refresh as session.js makes it; resolves with the HTTP status. */
 function refreshFromPage(page) {
@@ -69,6 +69,41 @@ test('"Sign out" ends this browser\'s session only', async (t) => {
   await b.page.reload();
   await b.page.waitForURL((url) => url.pathname === '/account');
   await expectText(b.page, '#who', /\bbruno\b/);
+  assertNoProblems(a.problems);
+  assertNoProblems(b.problems);
+});
+
+test('"Sign out this session" on another session\'s row ends that browser\'s session', async (t) => {
+  const a = await env.open(t);
+  const b = await env.open(t);
+  await signIn(b.page, env.server.url, 'carmen', PASSWORD);
+  await signIn(a.page, env.server.url, 'carmen', PASSWORD);
+  await a.page.waitForFunction(() => document.querySelectorAll('#sessions tr[data-session-id]').length === 2);
+  const current = await a.page.getAttribute('#sessions tr[data-session-id].current', 'data-session-id');
+  // The current session is marked "this session" (an element saying just that, not the
+  // "Sign out this session" button every row has).
+  const rows = await a.page.$$eval('#sessions tr[data-session-id]', (trs) =>
+    trs.map((tr) => ({
+      id: tr.getAttribute('data-session-id'),
+      marked: [...tr.querySelectorAll(':not(button)')].some(
+        (e) => e.children.length === 0 && e.textContent.trim().toLowerCase() === 'this session',
+      ),
+    })),
+  );
+  const mine = rows.filter((r) => r.marked);
+  assert.equal(mine.length, 1, `exactly one row is "this session": ${JSON.stringify(rows)}`);
+  assert.equal(mine[0].id, current);
+  const other = rows.find((r) => r.id !== current);
+
+  await a.page.click(`#sessions tr[data-session-id="${other.id}"] button.sign-out-session`);
+  await a.page.waitForFunction(
+    (id) => !document.querySelector(`#sessions tr[data-session-id="${id}"]`),
+    other.id,
+  );
+  assert.equal(await a.page.locator('#sessions tr[data-session-id]').count(), 1);
+  assert.equal(new URL(a.page.url()).pathname, '/account', 'A left its page');
+
+  assert.equal(await refreshFromPage(b.page), 401, "B's refresh still works after its session was signed out");
   assertNoProblems(a.problems);
   assertNoProblems(b.problems);
 });

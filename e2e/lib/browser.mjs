@@ -10,7 +10,7 @@ import { chromium } from 'playwright-core';
 import { startServer } from './server.mjs';
 
 /** Default deadline of each browser action and navigation, ms. */
-export const ACTION_TIMEOUT_MS = 10_000;
+export const ACTION_TIMEOUT_MS = 15_000;
 
 /** The Chromium binary: $CHROMIUM, else Debian's. */
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -239,4 +239,23 @@ export async function expectText(page, selector, pattern, timeout = ACTION_TIMEO
     assert.fail(`expected ${selector} to match ${pattern}, it shows ${JSON.stringify(shown)} (page ${page.url()})`);
   }
   return (await page.textContent(selector)).trim();
+}
+
+/**
+ * Waits until `selector` is visible; on timeout fails with what the page shows instead (its
+ * URL and the text of its alert and status regions).
+ */
+export async function expectVisible(page, selector, timeout = ACTION_TIMEOUT_MS) {
+  try {
+    await page.waitForSelector(selector, { state: 'visible', timeout });
+  } catch {
+    const shown = await page
+      .evaluate(() =>
+        [...document.querySelectorAll('[role=alert], [role=status]')]
+          .map((e) => `#${e.id}: ${JSON.stringify(e.textContent.trim())}`)
+          .join('; '),
+      )
+      .catch((e) => `(page unreadable: ${e.message})`);
+    assert.fail(`${selector} never became visible on ${page.url()}; the page says: ${shown}`);
+  }
 }
