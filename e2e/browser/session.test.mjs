@@ -17,7 +17,7 @@ import { PASSWORD } from '../lib/server.mjs';
 
 const env = useServerAndBrowser({
   accessTtl: '4s',
-  users: [{ name: 'alice' }, { name: 'olivia' }, { name: 'sam' }],
+  users: [{ name: 'alice' }, { name: 'olivia' }, { name: 'sam' }, { name: 'una' }],
 });
 
 test('signing in on the login page lands on /account, which names the user', async (t) => {
@@ -131,4 +131,22 @@ test('an open page refreshes silently before the token expires, and the server a
   assert.doesNotMatch(result, /invalid/i);
   assert.match(result, /\bsam\b/);
   assertNoProblems(problems);
+});
+
+test('an open page whose session was ended elsewhere goes to /login at its next silent refresh', async (t) => {
+  const a = await env.open(t);
+  const b = await env.open(t);
+  await signIn(a.page, env.server.url, 'una', PASSWORD);
+  await signIn(b.page, env.server.url, 'una', PASSWORD);
+
+  await a.page.click('#sign-out-everywhere');
+  await a.page.waitForURL((url) => url.pathname === '/login');
+
+  // B is left alone: its next refresh (4 s tokens: within about 3 s) finds the session gone
+  // and sends it to the login page, which will bring it back to /account.
+  await b.page.waitForURL((url) => url.pathname === '/login', { timeout: 10_000 });
+  assert.equal(new URL(b.page.url()).searchParams.get('return_to'), '/account');
+  assert.ok(b.captured.failures.some((f) => f.status === 401), 'B was not refused a refresh');
+  assertNoProblems(a.problems);
+  assertNoProblems(b.problems);
 });
