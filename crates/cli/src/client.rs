@@ -1,8 +1,9 @@
 //! `tessera client …`: the OAuth 2.0 clients of the issuer, in its database (same `--config`
 //! and `TESSERA_*` environment as `tessera serve`).
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::{Args, Subcommand};
+use tessera_server::accounts;
 use tessera_server::auth::client_secret::NewClientSecret;
 use tessera_server::store::NewClient;
 
@@ -52,32 +53,9 @@ pub(crate) struct AddArgs {
     config: ConfigArgs,
 }
 
-/// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
-fn check_scopes(scopes: &[String]) -> Result<Vec<String>> {
-    let mut out: Vec<String> = Vec::new();
-    for scope in scopes {
-        let ok = !scope.is_empty()
-            && scope
-                .bytes()
-                .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
-        if !ok {
-            bail!(
-                "invalid scope {scope:?}: printable ASCII without spaces, quotes or backslashes (RFC 6749 §3.3)"
-            );
-        }
-        if !out.contains(scope) {
-            out.push(scope.clone());
-        }
-    }
-    Ok(out)
-}
-
 fn add(args: AddArgs) -> Result<()> {
-    let name = args.name.trim();
-    if name.is_empty() || name.len() > 256 || name.chars().any(char::is_control) {
-        bail!("the client name must be 1 to 256 printable characters");
-    }
-    let scopes = check_scopes(&args.scopes)?;
+    let name = accounts::check_client_name(&args.name)?;
+    let scopes = accounts::check_scopes(&args.scopes)?;
     let secret = NewClientSecret::generate()?;
     let client = block_on(async {
         let ctx = args.config.context().await?;
@@ -156,20 +134,4 @@ fn list(args: ListArgs) -> Result<()> {
         ));
     }
     output::stdout(text.as_bytes())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scopes_follow_rfc_6749() {
-        assert_eq!(
-            check_scopes(&["read".into(), "a:b/c".into(), "read".into()]).unwrap(),
-            ["read", "a:b/c"]
-        );
-        for bad in ["", "two words", "quo\"te", "back\\slash", "é"] {
-            assert!(check_scopes(&[bad.into()]).is_err(), "{bad:?}");
-        }
-    }
 }

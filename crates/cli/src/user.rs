@@ -6,10 +6,10 @@ use std::io::{IsTerminal, Read};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use tessera_jwt::SecretString;
-use tessera_server::admin;
 use tessera_server::auth::password_params;
 use tessera_server::password::{MAX_PASSWORD_LEN, Passwords};
 use tessera_server::store::{NewUser, StoreError, User, revocation_reason};
+use tessera_server::{accounts, admin};
 use zeroize::Zeroizing;
 
 use crate::output;
@@ -19,7 +19,6 @@ pub(crate) const ABOUT: &str =
     "Manage the issuer's users: add, list, disable, enable, roles, password";
 
 /// Longest username (bytes).
-const MAX_USERNAME_LEN: usize = 256;
 
 // The `tessera user` subcommands (their help is on each argument struct).
 #[derive(Debug, Subcommand)]
@@ -89,47 +88,9 @@ impl PasswordSource {
             }
             SecretString::new(first.to_string())
         };
-        if password.expose().is_empty() {
-            bail!("the password is empty");
-        }
-        if password.expose().len() > MAX_PASSWORD_LEN {
-            bail!("the password is longer than {MAX_PASSWORD_LEN} bytes");
-        }
+        accounts::check_password(password.expose())?;
         Ok(password)
     }
-}
-
-/// Refuses names that could not be typed back or shown safely.
-fn check_username(name: &str) -> Result<()> {
-    if name.is_empty() {
-        bail!("the username is empty");
-    }
-    if name.len() > MAX_USERNAME_LEN {
-        bail!("the username is longer than {MAX_USERNAME_LEN} bytes");
-    }
-    if name.chars().any(char::is_control) {
-        bail!("the username holds a control character");
-    }
-    if name.trim() != name {
-        bail!("the username starts or ends with white space");
-    }
-    Ok(())
-}
-
-fn check_roles(roles: &[String]) -> Result<Vec<String>> {
-    let mut out: Vec<String> = Vec::new();
-    for role in roles {
-        if role.is_empty()
-            || role.len() > 128
-            || role.chars().any(|c| c.is_control() || c.is_whitespace())
-        {
-            bail!("invalid role {role:?}: 1 to 128 characters, no white space");
-        }
-        if !out.contains(role) {
-            out.push(role.clone());
-        }
-    }
-    Ok(out)
 }
 
 async fn hasher(ctx: &admin::Context) -> Result<Passwords> {
@@ -167,8 +128,8 @@ pub(crate) struct AddArgs {
 }
 
 fn add(args: AddArgs) -> Result<()> {
-    check_username(&args.name)?;
-    let roles = check_roles(&args.roles)?;
+    accounts::check_username(&args.name)?;
+    let roles = accounts::check_roles(&args.roles)?;
     let password = args.password.read()?;
     let user = block_on(async {
         let ctx = args.config.context().await?;
@@ -321,7 +282,7 @@ pub(crate) struct SetRolesArgs {
 }
 
 fn set_roles(args: SetRolesArgs) -> Result<()> {
-    let roles = check_roles(&args.roles)?;
+    let roles = accounts::check_roles(&args.roles)?;
     block_on(async {
         let ctx = args.config.context().await?;
         let outcome = async {
@@ -397,24 +358,4 @@ fn passwd(args: PasswdArgs) -> Result<()> {
         args.name
     ));
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn usernames_and_roles_are_checked() {
-        assert!(check_username("alice").is_ok());
-        assert!(check_username("Jean Dupont").is_ok());
-        for bad in ["", " alice", "alice\n", "a\u{0}b", &"x".repeat(257)] {
-            assert!(check_username(bad).is_err(), "{bad:?}");
-        }
-        assert_eq!(
-            check_roles(&["a".into(), "b".into(), "a".into()]).unwrap(),
-            ["a", "b"]
-        );
-        assert!(check_roles(&["two words".into()]).is_err());
-        assert!(check_roles(&[String::new()]).is_err());
-    }
 }

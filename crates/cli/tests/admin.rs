@@ -185,7 +185,7 @@ fn users_end_to_end() {
     // The name is taken.
     setup
         .tessera(&["user", "add", "alice", "--password-stdin"])
-        .write_stdin("x")
+        .write_stdin("another password")
         .assert()
         .code(2)
         .stderr(predicate::str::contains("a user named \"alice\" exists"));
@@ -272,7 +272,7 @@ fn users_end_to_end() {
     }
     setup
         .tessera(&["user", "passwd", "nobody", "--password-stdin"])
-        .write_stdin("pw")
+        .write_stdin("a long password")
         .assert()
         .code(2);
 }
@@ -296,13 +296,19 @@ fn passwords_come_from_stdin_or_a_terminal() {
         .stderr(predicate::str::contains("empty"));
     setup
         .tessera(&["user", "add", "bob", "--password-stdin"])
+        .write_stdin("1234567\n")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("shorter than 8 characters"));
+    setup
+        .tessera(&["user", "add", "bob", "--password-stdin"])
         .write_stdin("x".repeat(2000))
         .assert()
         .code(2)
         .stderr(predicate::str::contains("longer than 1024"));
     setup
         .tessera(&["user", "add", " bob", "--password-stdin"])
-        .write_stdin("pw")
+        .write_stdin("a long password")
         .assert()
         .code(2);
     setup
@@ -314,7 +320,7 @@ fn passwords_come_from_stdin_or_a_terminal() {
             "two words",
             "--password-stdin",
         ])
-        .write_stdin("pw")
+        .write_stdin("a long password")
         .assert()
         .code(2);
     let listed = setup
@@ -326,12 +332,12 @@ fn passwords_come_from_stdin_or_a_terminal() {
     // Only one trailing newline is dropped: the rest of the password is kept.
     setup
         .tessera(&["user", "add", "bob", "--password-stdin"])
-        .write_stdin(" spaced pw \n")
+        .write_stdin(" spaced password \n")
         .assert()
         .success();
     let server = setup.serve();
-    assert_eq!(server.login("bob", " spaced pw ").0, 200);
-    assert_eq!(server.login("bob", "spaced pw").0, 401);
+    assert_eq!(server.login("bob", " spaced password ").0, 200);
+    assert_eq!(server.login("bob", "spaced password").0, 401);
 }
 
 #[test]

@@ -46,6 +46,7 @@
 
 #![warn(missing_docs)]
 
+pub mod accounts;
 pub mod app;
 pub mod auth;
 pub mod config;

@@ -24,10 +24,9 @@
 //!
 //! ## Rules (those of the CLI)
 //!
-//! - Username: 1 to 256 bytes, no control character, no leading or trailing white space,
-//!   taken exactly (case and spaces count). Password: at least 8 characters, at most
-//!   [`MAX_PASSWORD_LEN`] bytes, hashed with the issuer's argon2id settings. Roles: 1 to 128
-//!   characters, no white space or control character; duplicates dropped.
+//! - Usernames, passwords (at least 8 characters), roles, client names and scopes follow
+//!   [`accounts`](crate::accounts), as the CLI does; passwords are hashed with the issuer's
+//!   argon2id settings.
 //! - Disabling a user revokes every session of the user (reason `user_disabled`), as
 //!   `tessera user disable` does; enabling leaves the revoked sessions revoked. An admin can
 //!   neither disable themselves nor drop their own `admin` role (400): the last admin could
@@ -35,8 +34,7 @@
 //! - Rotation is `tessera key rotate` (`now: false`: make a `next` key, or promote it once it
 //!   has been published long enough) or `tessera key rotate --now`; this server's JWKS shows
 //!   the change at once, other instances within `keys.refresh_interval`.
-//! - Clients: name 1 to 256 characters (trimmed), no control character; scopes are RFC 6749
-//!   §3.3 scope tokens. A confidential client (the default) gets a new 256-bit secret, shown
+//! - Clients: a confidential client (the default) gets a new 256-bit secret, shown
 //!   in this answer only; the store keeps its salted hash. A public client has none.
 
 // `ApiError` carries a `HeaderMap`; boxing it would be needless here (as in `auth`).
@@ -56,24 +54,17 @@ use serde_json::{Map, Value, json};
 use tessera_jwt::SecretString;
 
 use super::sessions_api::{SignedIn, json_no_store, no_store, plausible_id, signed_in};
+use crate::accounts;
 use crate::auth::client_secret::NewClientSecret;
 use crate::auth::userinfo::{REALM, invalid_token};
 use crate::error::{ApiError, Json};
 use crate::keys::{KeyInfo, RotateMode, RotationReport};
-use crate::password::{MAX_PASSWORD_LEN, PasswordError};
+use crate::password::PasswordError;
 use crate::state::AppState;
 use crate::store::{Client, NewClient, NewUser, StoreError, User, revocation_reason};
 
 /// The role the admin API requires.
 const ADMIN_ROLE: &str = "admin";
-/// Longest username (bytes), as `tessera user add`.
-const MAX_USERNAME_LEN: usize = 256;
-/// Shortest password (characters) an administrator may set.
-const MIN_PASSWORD_CHARS: usize = 8;
-/// Longest role (bytes), as `tessera user`.
-const MAX_ROLE_LEN: usize = 128;
-/// Longest client name (bytes), as `tessera client add`.
-const MAX_CLIENT_NAME_LEN: usize = 256;
 /// How often, and how far apart, a rotation is retried while another instance holds the lock.
 const ROTATION_ATTEMPTS: u32 = 10;
 const ROTATION_RETRY: Duration = Duration::from_millis(300);
@@ -173,9 +164,9 @@ async fn add_user(
     Json(body): Json<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
     let request: NewUserRequest = from_object(body)?;
-    check_username(&request.username)?;
-    let roles = check_roles(&request.roles)?;
-    check_password(&request.password)?;
+    accounts::check_username(&request.username).map_err(refused)?;
+    let roles = accounts::check_roles(&request.roles).map_err(refused)?;
+    accounts::check_password(request.password.expose()).map_err(refused)?;
     let hash = state
         .auth
         .passwords()
@@ -225,7 +216,12 @@ async fn update_user(
     Json(body): Json<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
     let change: UserChange = from_object(body)?;
-    let roles = change.roles.as_deref().map(check_roles).transpose()?;
+    let roles = change
+        .roles
+        .as_deref()
+        .map(accounts::check_roles)
+        .transpose()
+        .map_err(refused)?;
     if !plausible_id(&id) {
         return Err(no_such_user());
     }
@@ -275,55 +271,9 @@ fn no_such_user() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no user has this id")
 }
 
-/// The username rules of `tessera user add`: names that can be typed back and shown safely.
-fn check_username(name: &str) -> Result<(), ApiError> {
-    let problem = if name.is_empty() {
-        "the username is empty"
-    } else if name.len() > MAX_USERNAME_LEN {
-        "the username is longer than 256 bytes"
-    } else if name.chars().any(char::is_control) {
-        "the username holds a control character"
-    } else if name.trim() != name {
-        "the username starts or ends with white space"
-    } else {
-        return Ok(());
-    };
-    Err(ApiError::invalid_request(problem))
-}
-
-/// The role rules of `tessera user`: 1 to 128 characters, no white space; duplicates dropped.
-fn check_roles(roles: &[String]) -> Result<Vec<String>, ApiError> {
-    let mut out: Vec<String> = Vec::new();
-    for role in roles {
-        if role.is_empty()
-            || role.len() > MAX_ROLE_LEN
-            || role.chars().any(|c| c.is_control() || c.is_whitespace())
-        {
-            return Err(ApiError::invalid_request(format!(
-                "invalid role {:?}: 1 to 128 characters, no white space",
-                role.chars().take(MAX_ROLE_LEN).collect::<String>()
-            )));
-        }
-        if !out.contains(role) {
-            out.push(role.clone());
-        }
-    }
-    Ok(out)
-}
-
-fn check_password(password: &SecretString) -> Result<(), ApiError> {
-    let text = password.expose();
-    if text.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(ApiError::invalid_request(
-            "the password is shorter than 8 characters",
-        ));
-    }
-    if text.len() > MAX_PASSWORD_LEN {
-        return Err(ApiError::invalid_request(format!(
-            "the password is longer than {MAX_PASSWORD_LEN} bytes"
-        )));
-    }
-    Ok(())
+/// 400 `invalid_request` naming what is wrong with the input.
+fn refused(e: accounts::InvalidInput) -> ApiError {
+    ApiError::invalid_request(e.to_string())
 }
 
 fn password_error(e: PasswordError) -> ApiError {
@@ -493,13 +443,8 @@ async fn add_client(
     Json(body): Json<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
     let request: NewClientRequest = from_object(body)?;
-    let name = request.name.trim();
-    if name.is_empty() || name.len() > MAX_CLIENT_NAME_LEN || name.chars().any(char::is_control) {
-        return Err(ApiError::invalid_request(
-            "the client name must be 1 to 256 printable characters",
-        ));
-    }
-    let scopes = check_scopes(&request.scopes)?;
+    let name = accounts::check_client_name(&request.name).map_err(refused)?;
+    let scopes = accounts::check_scopes(&request.scopes).map_err(refused)?;
     let secret = if request.confidential {
         Some(NewClientSecret::generate().map_err(|e| ApiError::internal(&e))?)
     } else {
@@ -529,66 +474,10 @@ async fn add_client(
     ))
 }
 
-/// RFC 6749 §3.3 scope tokens (`1*( %x21 / %x23-5B / %x5D-7E )`), as `tessera client add`;
-/// duplicates dropped.
-fn check_scopes(scopes: &[String]) -> Result<Vec<String>, ApiError> {
-    let mut out: Vec<String> = Vec::new();
-    for scope in scopes {
-        let ok = !scope.is_empty()
-            && scope
-                .bytes()
-                .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
-        if !ok {
-            return Err(ApiError::invalid_request(format!(
-                "invalid scope {:?}: printable ASCII without spaces, quotes or backslashes (RFC 6749 §3.3)",
-                scope.chars().take(128).collect::<String>()
-            )));
-        }
-        if !out.contains(scope) {
-            out.push(scope.clone());
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    #[test]
-    fn usernames_roles_and_scopes_follow_the_cli_rules() {
-        assert!(check_username("alice").is_ok());
-        assert!(check_username("Jean Dupont").is_ok());
-        for bad in ["", " alice", "alice\n", "a\u{0}b", &"x".repeat(257)] {
-            let e = check_username(bad).unwrap_err();
-            assert_eq!(e.status(), StatusCode::BAD_REQUEST, "{bad:?}");
-        }
-        assert_eq!(
-            check_roles(&["a".into(), "b".into(), "a".into()]).unwrap(),
-            ["a", "b"]
-        );
-        for bad in ["two words", "", "a\u{0}"] {
-            assert!(check_roles(&[bad.into()]).is_err(), "{bad:?}");
-        }
-        assert!(check_roles(&["x".repeat(129)]).is_err());
-        assert_eq!(
-            check_scopes(&["read".into(), "a:b/c".into(), "read".into()]).unwrap(),
-            ["read", "a:b/c"]
-        );
-        for bad in ["", "two words", "quo\"te", "back\\slash", "é"] {
-            assert!(check_scopes(&[bad.into()]).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn passwords_are_at_least_eight_characters() {
-        assert!(check_password(&SecretString::new("1234567".into())).is_err());
-        assert!(check_password(&SecretString::new("12345678".into())).is_ok());
-        // Characters, not bytes.
-        assert!(check_password(&SecretString::new("ééééééé".into())).is_err());
-        assert!(check_password(&SecretString::new("x".repeat(MAX_PASSWORD_LEN + 1))).is_err());
-    }
 
     #[test]
     fn the_rotation_body_is_optional() {
