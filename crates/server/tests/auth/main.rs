@@ -12,6 +12,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../harness/mod.rs"]
+#[macro_use]
 #[allow(dead_code, unreachable_pub)]
 mod harness;
 mod support;
@@ -21,28 +22,6 @@ mod input;
 mod oauth;
 mod oidc;
 mod throttle;
-
-/// Instantiates every case for both backends: `sqlite::case` and `postgres::case`.
-macro_rules! on_both_backends {
-    ($($module:ident :: $case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    crate::harness::sqlite(crate::$module::$case).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    crate::harness::postgres(crate::$module::$case).await;
-                }
-            )*
-        }
-    };
-}
 
 on_both_backends!(
     flow::whole_flow,

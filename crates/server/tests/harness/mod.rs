@@ -6,6 +6,31 @@ use std::sync::Arc;
 use sqlx::Connection;
 use tessera_server::store::{self, Store};
 
+/// Instantiates every case for both backends, in the module that invokes it:
+/// `sqlite::case` and `postgres::case`, each `case(ctx)` run on a fresh database. Needs
+/// `#[macro_use]` on `mod harness`.
+#[allow(unused_macros)]
+macro_rules! on_both_backends {
+    ($($module:ident :: $case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    crate::harness::sqlite(crate::$module::$case).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    crate::harness::postgres(crate::$module::$case).await;
+                }
+            )*
+        }
+    };
+}
+
 /// What a case gets: the store, and the URL of its database (to open a second instance).
 pub(crate) struct Ctx {
     pub(crate) store: Arc<dyn Store>,

@@ -10,34 +10,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../harness/mod.rs"]
+#[macro_use]
 #[allow(dead_code, unreachable_pub)]
 mod harness;
 #[path = "../auth/support.rs"]
 #[allow(dead_code)]
 mod support;
-
-/// Instantiates every case for both backends, in the module that invokes it:
-/// `sqlite::case` and `postgres::case`.
-macro_rules! on_both_backends {
-    ($($module:ident :: $case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    crate::harness::sqlite(crate::$module::$case).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    crate::harness::postgres(crate::$module::$case).await;
-                }
-            )*
-        }
-    };
-}
 
 mod admin_api;
 mod oidc_flow;
