@@ -152,7 +152,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// `Cache-Control: no-store` and `Pragma: no-cache`: token answers are never cached.
-fn no_store() -> HeaderMap {
+pub(crate) fn no_store() -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));

@@ -80,7 +80,8 @@ pub(crate) fn set_csrf(state: &AppState, token: &str) -> HeaderValue {
     header_value(&cookie)
 }
 
-fn header_value(cookie: &Cookie<'_>) -> HeaderValue {
+/// A cookie as a `Set-Cookie` value.
+pub(crate) fn header_value(cookie: &Cookie<'_>) -> HeaderValue {
     // Names are constants and values are base64url or empty: always a valid header value.
     HeaderValue::from_str(&cookie.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
 }

@@ -63,9 +63,7 @@ use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
 use aws_lc_rs::digest::{SHA256, digest};
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::header::{
-    ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE,
-};
+use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -80,6 +78,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 use super::cookies;
 use crate::app::ClientAddr;
 use crate::auth::federation::{self, Refusal};
+use crate::auth::no_store;
 use crate::config::ProviderSettings;
 use crate::state::AppState;
 
@@ -157,12 +156,6 @@ fn see_other(location: &str, mut headers: HeaderMap) -> Response {
         .unwrap_or_else(|_| HeaderValue::from_static("/login?error=provider_error"));
     headers.insert(LOCATION, location);
     (StatusCode::SEE_OTHER, headers).into_response()
-}
-
-fn no_store() -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers
 }
 
 // ---- GET /browser/providers ---------------------------------------------------------------------
@@ -412,8 +405,7 @@ fn flow_cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
         .path(OIDC_COOKIE_PATH)
         .max_age(cookie::time::Duration::seconds(max_age.max(0)))
         .build();
-    // The name is a constant and the value base64url or empty: always a valid header value.
-    HeaderValue::from_str(&cookie.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
+    cookies::header_value(&cookie)
 }
 
 // ---- GET /login/oidc/{provider}/callback --------------------------------------------------------------

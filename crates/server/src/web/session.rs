@@ -13,7 +13,7 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::header::{CACHE_CONTROL, PRAGMA, RETRY_AFTER, SET_COOKIE};
+use axum::http::header::{RETRY_AFTER, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -42,9 +42,7 @@ pub(crate) fn routes() -> Router<AppState> {
 /// the browser: the refresh cookie, for the family's remaining absolute lifetime, and
 /// `Cache-Control: no-store`. Without a refresh token in `issued`, only the latter.
 pub(crate) fn session_headers(state: &AppState, issued: &Issued) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    let mut headers = crate::auth::no_store();
     if let Some(refresh) = &issued.refresh {
         let max_age = match issued.refresh_expires_at {
             Some(expires_at) => expires_at.saturating_sub(state.clock.now()),
@@ -163,9 +161,7 @@ async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Result<R
     if let Some(presented) = cookies::get(&headers, REFRESH_COOKIE) {
         grants::revoke_refresh_token(&state, presented, None, false).await?;
     }
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    let out = response.headers_mut();
-    out.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    out.insert(SET_COOKIE, cookies::clear_refresh(&state));
-    Ok(response)
+    let mut headers = crate::auth::no_store();
+    headers.insert(SET_COOKIE, cookies::clear_refresh(&state));
+    Ok((StatusCode::NO_CONTENT, headers).into_response())
 }
