@@ -109,7 +109,7 @@ async fn find(ctx: &admin::Context, name: &str) -> Result<User> {
     about = "Add a user",
     long_about = "Add a user with a password (hashed with argon2id, as configured in \
         [passwords]) and roles. The password is read from standard input with \
-        --password-stdin, else asked on the terminal; it has at least 8 characters.\n\n\
+        --password-stdin, else asked on the terminal.\n\n\
         Exit codes: 0 added; 2 usage error, the name is taken, or the database cannot be used.",
     after_help = "Examples:\n  \
         tessera user add alice --role admin --role user\n  \

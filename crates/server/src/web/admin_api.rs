@@ -166,7 +166,7 @@ async fn add_user(
     let request: NewUserRequest = from_object(body)?;
     accounts::check_username(&request.username).map_err(refused)?;
     let roles = accounts::check_roles(&request.roles).map_err(refused)?;
-    accounts::check_password(request.password.expose()).map_err(refused)?;
+    accounts::check_new_password(request.password.expose()).map_err(refused)?;
     let hash = state
         .auth
         .passwords()
