@@ -242,6 +242,21 @@ export async function expectText(page, selector, pattern, timeout = ACTION_TIMEO
 }
 
 /**
+ * Waits until `selector` carries a `data-result` attribute (the pages set it only once an
+ * answer is in, never on the transient "checking…" state) and returns its value; on timeout
+ * fails with what the element shows instead.
+ */
+export async function expectFinalResult(page, selector, timeout = ACTION_TIMEOUT_MS) {
+  try {
+    await page.waitForSelector(`${selector}[data-result]`, { state: 'attached', timeout });
+  } catch {
+    const shown = await page.evaluate((sel) => document.querySelector(sel)?.textContent ?? null, selector);
+    assert.fail(`expected ${selector} to reach a result, it shows ${JSON.stringify(shown)} (page ${page.url()})`);
+  }
+  return page.getAttribute(selector, 'data-result');
+}
+
+/**
  * Waits until `selector` is visible; on timeout fails with what the page shows instead (its
  * URL and the text of its alert and status regions).
  */
