@@ -32,6 +32,22 @@ struct HttpLabels {
     status: u16,
 }
 
+/// The methods that get a series of their own (RFC 9110's, and PATCH); anything else a client
+/// sends is counted as `other`, so that the number of series stays bounded.
+const KNOWN_METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+
+/// The label value for an HTTP method: itself when it is a known method (matched exactly, as
+/// methods are case-sensitive), else `other`.
+pub fn method_label(method: &str) -> &'static str {
+    KNOWN_METHODS
+        .iter()
+        .find(|known| **known == method)
+        .copied()
+        .unwrap_or("other")
+}
+
 fn latency_histogram() -> Histogram {
     // 1 ms … ~16 s.
     Histogram::new(exponential_buckets(0.001, 2.0, 15))
@@ -175,13 +191,15 @@ impl Metrics {
         self.0.jwks_requests.inc();
     }
 
-    /// An HTTP request was answered. `route` is the matched route template (`/login`), or
-    /// `unmatched`: never the raw path, which a client chooses.
+    /// An HTTP request was answered. `method` is the request's method as sent: it is reduced to
+    /// [`method_label`]'s fixed set here, since a client may send any token as a method. `route`
+    /// is the matched route template (`/login`), or `unmatched`: never the raw path, which a
+    /// client chooses.
     pub fn http_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         self.0
             .http_requests
             .get_or_create(&HttpLabels {
-                method: method.to_owned(),
+                method: method_label(method).to_owned(),
                 route: route.to_owned(),
                 status,
             })
@@ -229,5 +247,31 @@ mod tests {
         }
         assert!(!b.render().contains("outcome=\"success\""));
         assert!(b.render().contains("tessera_jwks_requests_total 0"));
+    }
+
+    #[test]
+    fn methods_outside_the_known_set_share_one_other_series() {
+        let m = Metrics::new();
+        for i in 0..300 {
+            m.http_request(
+                &format!("M{i}AAAAAAAAAAAAAAAA"),
+                "unmatched",
+                405,
+                Duration::from_millis(1),
+            );
+        }
+        m.http_request("get", "unmatched", 405, Duration::from_millis(1));
+        m.http_request("GET", "/healthz", 200, Duration::from_millis(1));
+        let text = m.render();
+        assert!(
+            text.contains(
+                "tessera_http_request_duration_seconds_count{method=\"other\",route=\"unmatched\",status=\"405\"} 301"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("AAAA"), "a client's method became a label");
+        assert_eq!(text.matches("_count{").count(), 2, "{text}");
+        assert_eq!(method_label("PATCH"), "PATCH");
+        assert_eq!(method_label("patch"), "other");
     }
 }
