@@ -1,4 +1,9 @@
 //! The one error type of `tessera-guard`, with nested enums for configuration and key fetches.
+//!
+//! Strings that come from a token or a remote server are written through
+//! [`Untrusted`](tessera_jwt::Untrusted): a control character in them cannot forge a log line.
+
+use tessera_jwt::Untrusted;
 
 /// Everything that can go wrong when configuring the verifier or verifying a token.
 #[derive(Debug, thiserror::Error)]
@@ -8,7 +13,7 @@ pub enum Error {
     #[error("invalid configuration: {0}")]
     Config(#[from] ConfigError),
     /// The token's `iss` names no issuer this verifier trusts. No key was fetched for it.
-    #[error("untrusted issuer {0:?}")]
+    #[error("untrusted issuer {:?}", Untrusted(.0))]
     UnknownIssuer(String),
     /// The token carries no `iss` claim (or not a string), so no issuer can be chosen.
     #[error("the token names no issuer (`iss`)")]
@@ -18,7 +23,7 @@ pub enum Error {
     Token(#[from] tessera_jwt::Error),
     /// The issuer's keys have never been fetched successfully, so nothing can be verified.
     /// Not the token's fault: the answer is 503, not 401.
-    #[error("the keys of issuer {issuer} are not available: {reason}")]
+    #[error("the keys of issuer {issuer} are not available: {}", Untrusted(reason))]
     KeysUnavailable {
         /// The issuer.
         issuer: String,
@@ -45,7 +50,7 @@ impl Error {
 pub enum ConfigError {
     /// A URL that does not parse, has no host, carries credentials or has another scheme than
     /// `https`/`http`.
-    #[error("invalid URL {url:?}: {reason}")]
+    #[error("invalid URL {:?}: {reason}", Untrusted(url))]
     InvalidUrl {
         /// The URL as given.
         url: String,
@@ -93,7 +98,7 @@ pub enum ConfigError {
 #[non_exhaustive]
 pub enum FetchError {
     /// The request could not be made or the connection failed.
-    #[error("request to {url} failed: {reason}")]
+    #[error("request to {url} failed: {}", Untrusted(reason))]
     Request {
         /// The URL fetched.
         url: String,
@@ -129,7 +134,7 @@ pub enum FetchError {
         limit: usize,
     },
     /// The body is not a JWK Set.
-    #[error("invalid JWKS from {url}: {reason}")]
+    #[error("invalid JWKS from {url}: {}", Untrusted(reason))]
     InvalidJwks {
         /// The URL fetched.
         url: String,
@@ -137,7 +142,7 @@ pub enum FetchError {
         reason: String,
     },
     /// The JWK Set holds no key usable with the configured algorithms.
-    #[error("the JWKS from {url} has no usable key{skipped}")]
+    #[error("the JWKS from {url} has no usable key{}", Untrusted(skipped))]
     NoUsableKey {
         /// The URL fetched.
         url: String,
@@ -145,7 +150,7 @@ pub enum FetchError {
         skipped: String,
     },
     /// The discovery document is not valid JSON or lacks `jwks_uri`.
-    #[error("invalid discovery document from {url}: {reason}")]
+    #[error("invalid discovery document from {url}: {}", Untrusted(reason))]
     InvalidDiscovery {
         /// The URL fetched.
         url: String,
@@ -153,7 +158,10 @@ pub enum FetchError {
         reason: String,
     },
     /// The discovery document names another issuer than the configured one.
-    #[error("the discovery document names issuer {got:?}, expected {expected:?}")]
+    #[error(
+        "the discovery document names issuer {:?}, expected {expected:?}",
+        Untrusted(got)
+    )]
     IssuerMismatch {
         /// The configured issuer.
         expected: String,

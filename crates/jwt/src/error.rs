@@ -3,16 +3,75 @@
 //! Messages are written for the person reading them: a rejected token says why, with the
 //! values involved, except a signature failure, which says only "invalid signature" so that
 //! nothing about the key or the computation leaks.
+//!
+//! Many messages quote what the token said (`alg`, `kid`, `typ`, `crit` names, claims), and
+//! messages are logged: every string is written through [`Untrusted`], so that a newline or
+//! another control character in a token cannot forge a log line or hide text.
+
+use std::fmt;
 
 use crate::algorithm::Algorithm;
 use crate::claims::NumericDate;
+
+/// A string that came from outside (a token, a request), shown so that it cannot forge or
+/// disguise a log line: control characters (newlines among them), Unicode format characters
+/// (bidirectional overrides, zero-width characters) and the backslash are written as escapes
+/// (`\n`, `\u{202e}`, `\\`), and past [`Untrusted::MAX_CHARS`] characters the rest is cut
+/// (`…`). Ordinary text, quotes included, is shown as it is.
+///
+/// ```
+/// use tessera_jwt::Untrusted;
+/// assert_eq!(Untrusted("RS256\nINFO forged").to_string(), "RS256\\nINFO forged");
+/// assert_eq!(Untrusted("kid-1").to_string(), "kid-1");
+/// ```
+#[derive(Clone, Copy)]
+pub struct Untrusted<'a>(pub &'a str);
+
+impl Untrusted<'_> {
+    /// Characters shown before the rest is cut.
+    pub const MAX_CHARS: usize = 200;
+}
+
+/// Unicode format characters (category Cf) that change how text around them is shown:
+/// bidirectional controls and zero-width characters.
+fn is_format(c: char) -> bool {
+    matches!(c,
+        '\u{00ad}' | '\u{061c}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206f}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}')
+}
+
+impl fmt::Display for Untrusted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use fmt::Write;
+        for (i, c) in self.0.chars().enumerate() {
+            if i == Self::MAX_CHARS {
+                return f.write_char('…');
+            }
+            match c {
+                '\\' => f.write_str("\\\\")?,
+                '\n' => f.write_str("\\n")?,
+                '\r' => f.write_str("\\r")?,
+                '\t' => f.write_str("\\t")?,
+                c if c.is_control() || is_format(c) => write!(f, "\\u{{{:x}}}", u32::from(c))?,
+                c => f.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Untrusted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{self}\"")
+    }
+}
 
 /// Everything that can go wrong when loading keys, signing or verifying.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The token is not a well-formed compact JWS (segments, base64url, JSON).
-    #[error("malformed token: {0}")]
+    #[error("malformed token: {}", Untrusted(.0))]
     Malformed(String),
     /// The token is longer than the configured limit; nothing of it was decoded.
     #[error("token too large: {len} bytes, the limit is {max}")]
@@ -23,28 +82,28 @@ pub enum Error {
         max: usize,
     },
     /// The header names an algorithm that the verifier does not accept (or `none`).
-    #[error("algorithm not allowed: {0}")]
+    #[error("algorithm not allowed: {}", Untrusted(.0))]
     AlgorithmNotAllowed(String),
     /// The signature does not verify. Deliberately carries no detail.
     #[error("invalid signature")]
     InvalidSignature,
     /// No trusted key matches the token's `kid` and algorithm.
-    #[error("no matching key: {0}")]
+    #[error("no matching key: {}", Untrusted(.0))]
     NoMatchingKey(String),
     /// The selected key may not be used to verify signatures (`use`/`key_ops`).
-    #[error("key not usable for verification: {0}")]
+    #[error("key not usable for verification: {}", Untrusted(.0))]
     KeyNotUsable(String),
     /// A header parameter is invalid.
-    #[error("invalid header: {0}")]
+    #[error("invalid header: {}", Untrusted(.0))]
     InvalidHeader(String),
     /// The header lists a critical extension (`crit`) that this verifier does not understand.
-    #[error("unsupported critical header parameter: {0}")]
+    #[error("unsupported critical header parameter: {}", Untrusted(.0))]
     UnsupportedCritical(String),
     /// The payload is not a JSON claims set (use JWS-only verification for other payloads).
-    #[error("invalid claims: {0}")]
+    #[error("invalid claims: {}", Untrusted(.0))]
     InvalidClaims(String),
     /// A registered claim has the wrong JSON type or an out-of-range value.
-    #[error("invalid claim `{claim}`: {reason}")]
+    #[error("invalid claim `{claim}`: {}", Untrusted(reason))]
     InvalidClaim {
         /// The claim name.
         claim: &'static str,
@@ -86,10 +145,14 @@ pub enum Error {
         now: NumericDate,
     },
     /// A claim the verifier requires is absent.
-    #[error("missing required claim `{0}`")]
+    #[error("missing required claim `{}`", Untrusted(.0))]
     MissingClaim(String),
     /// `iss` is not the expected issuer.
-    #[error("issuer mismatch: expected {expected}, got {got}")]
+    #[error(
+        "issuer mismatch: expected {}, got {}",
+        Untrusted(expected),
+        Untrusted(got)
+    )]
     IssuerMismatch {
         /// The accepted issuer(s).
         expected: String,
@@ -97,7 +160,11 @@ pub enum Error {
         got: String,
     },
     /// `aud` names none of the accepted audiences.
-    #[error("audience mismatch: expected {expected}, got {got}")]
+    #[error(
+        "audience mismatch: expected {}, got {}",
+        Untrusted(expected),
+        Untrusted(got)
+    )]
     AudienceMismatch {
         /// The accepted audience(s).
         expected: String,
@@ -105,7 +172,11 @@ pub enum Error {
         got: String,
     },
     /// `sub` is not the expected subject.
-    #[error("subject mismatch: expected {expected}, got {got}")]
+    #[error(
+        "subject mismatch: expected {}, got {}",
+        Untrusted(expected),
+        Untrusted(got)
+    )]
     SubjectMismatch {
         /// The expected subject.
         expected: String,
@@ -113,7 +184,11 @@ pub enum Error {
         got: String,
     },
     /// The header `typ` is not the expected type.
-    #[error("type mismatch: expected typ {expected}, got {got}")]
+    #[error(
+        "type mismatch: expected typ {}, got {}",
+        Untrusted(expected),
+        Untrusted(got)
+    )]
     TypeMismatch {
         /// The expected `typ`.
         expected: String,
@@ -121,13 +196,13 @@ pub enum Error {
         got: String,
     },
     /// A check supplied by the caller rejected the token.
-    #[error("rejected: {0}")]
+    #[error("rejected: {}", Untrusted(.0))]
     Rejected(String),
     /// The claims are valid JSON but do not fit the caller's claims type.
-    #[error("claims do not match the expected shape: {0}")]
+    #[error("claims do not match the expected shape: {}", Untrusted(.0))]
     ClaimsShape(String),
     /// Key material could not be loaded or is unacceptable.
-    #[error("invalid key: {0}")]
+    #[error("invalid key: {}", Untrusted(.0))]
     InvalidKey(String),
     /// The key is bound to one algorithm and another was asked of it.
     #[error("key is for {key}, not {requested}")]
@@ -138,10 +213,10 @@ pub enum Error {
         requested: Algorithm,
     },
     /// The key does not fix the algorithm and none was given.
-    #[error("the key does not fix the algorithm; choose one of {0}")]
+    #[error("the key does not fix the algorithm; choose one of {}", Untrusted(.0))]
     AlgorithmRequired(String),
     /// Claims or header could not be serialized.
-    #[error("could not serialize: {0}")]
+    #[error("could not serialize: {}", Untrusted(.0))]
     Serialize(String),
     /// The crypto library failed to sign, generate or export a key.
     #[error("cryptographic operation failed: {0}")]

@@ -83,7 +83,7 @@ mod validation;
 pub use algorithm::{Algorithm, Curve, Family};
 pub use claims::{Audience, NumericDate, RegisteredClaims};
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use error::{Error, Result};
+pub use error::{Error, Result, Untrusted};
 pub use header::Header;
 pub use jwk::{Jwk, JwkOrSet, JwkSet, SecretString};
 pub use key::{MIN_RSA_BITS, SigningKey, VerifyingKey};
