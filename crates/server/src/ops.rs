@@ -1,5 +1,6 @@
 //! Operations endpoints: `/healthz` (the process answers), `/readyz` (the database answers
-//! and a signing key is loaded: 200, else 503 with the reason), `/metrics` (Prometheus).
+//! and a signing key is loaded: 200, else 503 with a terse reason — the details, which name
+//! key ids, go to the log), `/metrics` (Prometheus).
 
 use std::time::Duration;
 
@@ -50,7 +51,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
         }
     }
     if let Err(why) = state.keys.readiness() {
-        problems.push(why);
+        // The details name key ids and the master key's id: for the operator's log, not for an
+        // anonymous caller.
+        tracing::warn!(problem = %tessera_jwt::Untrusted(&why), "readiness: no usable signing key");
+        problems.push("no active signing key".to_owned());
     }
     if problems.is_empty() {
         return (

@@ -194,3 +194,45 @@ async fn readyz_without_a_signing_key() {
     })
     .await;
 }
+
+/// Regression (review finding 8): `/readyz` told anonymous callers the signing key ids and the
+/// master key's id when a key could not be opened. It answers a terse reason now; the details
+/// go to the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn readyz_tells_anonymous_callers_no_key_ids() {
+    harness::sqlite(|ctx: Ctx| async move {
+        let (server, state) = serve(ctx.store.clone(), true).await;
+        let kid = state.keys.list().await.unwrap()[0].kid.clone();
+        server.shutdown().await.unwrap();
+
+        // The same database under another master key: the active key cannot be opened.
+        let config = Config::from_toml_and_env("listen = \"127.0.0.1:0\"", NO_ENV).unwrap();
+        let clock: Arc<dyn Clock> = Arc::new(FixedClock::new(1_800_000_000));
+        let other = MasterKey::generate().unwrap().0;
+        let other_id = other.id().to_owned();
+        let metrics = Metrics::new();
+        let keys = Arc::new(KeyManager::new(
+            ctx.store.clone(),
+            clock.clone(),
+            Arc::new(MasterKeyRing::new(other, vec![])),
+            RotationPolicy::from_config(&config),
+            metrics.clone(),
+        ));
+        let _ = keys.reload().await;
+        let listen = config.listen;
+        let state = AppState::new(Arc::new(config), ctx.store.clone(), clock, keys, metrics);
+        let server = Server::start(state, listen).await.unwrap();
+
+        let (status, body) = get(&server, "/readyz").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        let text = body.to_string();
+        assert!(text.contains("no active signing key"), "{text}");
+        assert!(!text.contains(&kid), "/readyz names a key id: {text}");
+        assert!(
+            !text.contains(&other_id),
+            "/readyz names the master key id: {text}"
+        );
+        server.shutdown().await.unwrap();
+    })
+    .await;
+}
