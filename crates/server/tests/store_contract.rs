@@ -1738,6 +1738,30 @@ mod backend_specific {
         store.close().await;
     }
 
+    /// Regression (review finding 7): the database and its `-wal`/`-shm` files were created
+    /// with the umask (often 0644), readable by every local user.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn sqlite_files_are_created_private_whatever_the_umask() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // Whatever the process umask, the directory lets others read what it holds.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = dir.path().join("private.db");
+        let url = format!("sqlite://{}", path.display());
+        let store = store::connect(&url).await.unwrap();
+        super::user(&*store, "someone").await;
+        for name in ["private.db", "private.db-wal", "private.db-shm"] {
+            let file = dir.path().join(name);
+            let mode = std::fs::metadata(&file)
+                .unwrap_or_else(|e| panic!("{name}: {e}"))
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{name} is {:o}", mode & 0o777);
+        }
+        store.close().await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn sqlite_in_memory_is_one_database_for_every_connection() {
         let store = store::connect("sqlite::memory:").await.unwrap();

@@ -45,6 +45,7 @@ impl SqliteStore {
                 .connect_with(connect)
                 .await
         } else {
+            create_private(connect.get_filename())?;
             // Switching to WAL needs an exclusive lock that the busy timeout does not wait
             // for, so it is done once, alone; the mode then persists in the file.
             let first = connect
@@ -65,6 +66,41 @@ impl SqliteStore {
                 source: Box::new(e),
             })?;
         Ok(Self { pool })
+    }
+}
+
+/// Creates the database file, if it does not exist yet, readable and writable by its owner
+/// only (0600 on Unix): it holds password hashes, e-mail addresses and session addresses, and
+/// the umask would often leave it 0644. SQLite gives the `-wal` and `-shm` files it creates
+/// beside it the database file's own mode. An existing file is left as it is (its owner chose
+/// its mode), with a warning when others may read it.
+fn create_private(path: &std::path::Path) -> Result<(), StoreError> {
+    use std::fs::OpenOptions;
+    #[cfg(unix)]
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            #[cfg(unix)]
+            if let Ok(meta) = std::fs::metadata(path)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                tracing::warn!(
+                    path = %path.display(),
+                    mode = format_args!("{:o}", meta.permissions().mode() & 0o777),
+                    "the SQLite database can be read by other local users; chmod 600 it (and its -wal and -shm files)"
+                );
+            }
+            Ok(())
+        }
+        Err(e) => Err(StoreError::Unavailable {
+            source: format!("cannot create the SQLite database file: {e}").into(),
+        }),
     }
 }
 
