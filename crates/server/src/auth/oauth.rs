@@ -205,6 +205,16 @@ async fn access_token_info(state: &AppState, token: &str) -> Result<Option<Value
             _ => return Ok(None),
         }
     }
+    // Issued to a client (client_credentials, or a grant made through one): the client must
+    // still be registered, as the session must still be live above.
+    if let Some(client_id) = claims.get("client_id") {
+        let Value::String(client_id) = client_id else {
+            return Ok(None);
+        };
+        if state.store.client(client_id).await?.is_none() {
+            return Ok(None);
+        }
+    }
     let mut out = Map::new();
     out.insert("active".into(), Value::Bool(true));
     out.insert("token_type".into(), Value::from("access_token"));

@@ -42,6 +42,7 @@ on_both_backends!(
     oauth::client_authentication_failures,
     oauth::revocation,
     oauth::introspection,
+    oauth::introspection_of_a_deleted_clients_token_is_inactive,
     input::bad_json_bodies,
     input::bad_form_bodies,
     input::huge_bodies_are_413,

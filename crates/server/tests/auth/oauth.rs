@@ -518,3 +518,36 @@ pub(crate) async fn introspection(ctx: Ctx) {
     assert_eq!(info, json!({"active": false}));
     issuer.stop().await;
 }
+
+/// Regression (review finding 8): a `client_credentials` token of a client that was deleted
+/// stayed `"active": true` at introspection until it expired. The client is checked as the
+/// session of a user's token is.
+pub(crate) async fn introspection_of_a_deleted_clients_token_is_inactive(ctx: Ctx) {
+    let issuer = Issuer::start(ctx.store, &[]).await;
+    let (batch, batch_secret) = issuer.client("batch", &["reports:read"]).await;
+    let (api, api_secret) = issuer.client("api", &["read"]).await;
+    let answer = issuer
+        .post_form(
+            "/oauth2/token",
+            &[("grant_type", "client_credentials")],
+            Some((&batch, &batch_secret)),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let access = answer.json()["access_token"].as_str().unwrap().to_owned();
+    let form = [("token", access.as_str())];
+    let introspect = || {
+        issuer.post_form(
+            "/oauth2/introspect",
+            &form,
+            Some((api.as_str(), api_secret.as_str())),
+        )
+    };
+    let info = introspect().await.json();
+    assert_eq!(info["active"], true, "{info}");
+    assert_eq!(info["client_id"], batch.as_str());
+
+    issuer.state.store.delete_client(&batch).await.unwrap();
+    assert_eq!(introspect().await.json(), json!({"active": false}));
+    issuer.stop().await;
+}
