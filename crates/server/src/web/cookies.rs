@@ -1,10 +1,21 @@
 //! The browser session's cookies, in one place:
 //!
-//! - `tessera_refresh`: the refresh token. `HttpOnly` (no script reads it), `SameSite=Strict`,
-//!   `Path=/browser/session` (sent only to the endpoints that refresh and end the session),
-//!   `Secure` unless the issuer is plain `http` on a loopback host (a local setup).
-//! - `tessera_csrf`: a random value that scripts of this origin read and echo in the
-//!   `X-CSRF-Token` header (double submit). `SameSite=Strict`, `Path=/`, not `HttpOnly`.
+//! - `__Secure-tessera_refresh`: the refresh token. `HttpOnly` (no script reads it),
+//!   `SameSite=Strict`, `Path=/browser/session` (sent only to the endpoints that refresh and
+//!   end the session), `Secure`.
+//! - `__Host-tessera_csrf`: a random value that scripts of this origin read and echo in the
+//!   `X-CSRF-Token` header (double submit). `SameSite=Strict`, `Path=/`, `Secure`, no
+//!   `Domain`, not `HttpOnly`.
+//!
+//! The prefixes make browsers refuse a cookie of that name unless it is `Secure` and (for
+//! `__Host-`) set by this very host for `Path=/` without `Domain`: a sibling subdomain
+//! (`evil.example.com` next to `auth.example.com`) cannot plant a session or a CSRF token of
+//! its choosing. `__Host-` needs `Path=/`, so the refresh cookie, scoped to its path, takes
+//! `__Secure-`. Only the prefixed names are read when they are in force.
+//!
+//! When the issuer is plain `http` on a loopback host (a local setup), browsers would drop a
+//! `Secure` cookie, so both are set without `Secure` and without a prefix (`tessera_refresh`,
+//! `tessera_csrf`).
 //!
 //! The access token is never a cookie: it lives in the page's memory.
 
@@ -15,10 +26,14 @@ use cookie::{Cookie, SameSite};
 
 use crate::state::AppState;
 
-/// Name of the refresh-token cookie.
+/// Name of the refresh-token cookie of an issuer on loopback `http`.
 pub(crate) const REFRESH_COOKIE: &str = "tessera_refresh";
-/// Name of the CSRF cookie.
+/// Name of the refresh-token cookie everywhere else.
+pub(crate) const SECURE_REFRESH_COOKIE: &str = "__Secure-tessera_refresh";
+/// Name of the CSRF cookie of an issuer on loopback `http`.
 pub(crate) const CSRF_COOKIE: &str = "tessera_csrf";
+/// Name of the CSRF cookie everywhere else.
+pub(crate) const HOST_CSRF_COOKIE: &str = "__Host-tessera_csrf";
 /// The header that must repeat the CSRF cookie.
 pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
 /// The path the refresh cookie is scoped to: every cookie-authenticated endpoint is under it.
@@ -28,6 +43,24 @@ pub(crate) const SESSION_PATH: &str = "/browser/session";
 /// loopback host (127.0.0.0/8, ::1, `localhost`), where browsers would otherwise drop them.
 pub(crate) fn secure(state: &AppState) -> bool {
     !is_loopback_http(&state.config.issuer)
+}
+
+/// The refresh cookie's name for this issuer (see the module docs).
+pub(crate) fn refresh_name(state: &AppState) -> &'static str {
+    if secure(state) {
+        SECURE_REFRESH_COOKIE
+    } else {
+        REFRESH_COOKIE
+    }
+}
+
+/// The CSRF cookie's name for this issuer (see the module docs).
+pub(crate) fn csrf_name(state: &AppState) -> &'static str {
+    if secure(state) {
+        HOST_CSRF_COOKIE
+    } else {
+        CSRF_COOKIE
+    }
 }
 
 fn is_loopback_http(issuer: &str) -> bool {
@@ -47,7 +80,7 @@ fn is_loopback_http(issuer: &str) -> bool {
 
 /// The `Set-Cookie` value that stores `refresh_token` for `max_age_secs`.
 pub(crate) fn set_refresh(state: &AppState, refresh_token: &str, max_age_secs: i64) -> HeaderValue {
-    let cookie = Cookie::build((REFRESH_COOKIE, refresh_token))
+    let cookie = Cookie::build((refresh_name(state), refresh_token))
         .http_only(true)
         .secure(secure(state))
         .same_site(SameSite::Strict)
@@ -59,7 +92,7 @@ pub(crate) fn set_refresh(state: &AppState, refresh_token: &str, max_age_secs: i
 
 /// The `Set-Cookie` value that deletes the refresh cookie.
 pub(crate) fn clear_refresh(state: &AppState) -> HeaderValue {
-    let cookie = Cookie::build((REFRESH_COOKIE, ""))
+    let cookie = Cookie::build((refresh_name(state), ""))
         .http_only(true)
         .secure(secure(state))
         .same_site(SameSite::Strict)
@@ -71,7 +104,7 @@ pub(crate) fn clear_refresh(state: &AppState) -> HeaderValue {
 
 /// The `Set-Cookie` value of a CSRF token.
 pub(crate) fn set_csrf(state: &AppState, token: &str) -> HeaderValue {
-    let cookie = Cookie::build((CSRF_COOKIE, token))
+    let cookie = Cookie::build((csrf_name(state), token))
         .http_only(false)
         .secure(secure(state))
         .same_site(SameSite::Strict)

@@ -1,8 +1,8 @@
 //! The CSRF defence of the cookie-authenticated endpoints (`/browser/session*`), in three
 //! independent checks, every one of which must pass:
 //!
-//! 1. double submit: the `X-CSRF-Token` header equals (constant time) the `tessera_csrf`
-//!    cookie, which must be a token this module could have made (32 bytes, base64url, 43
+//! 1. double submit: the `X-CSRF-Token` header equals (constant time) the CSRF cookie
+//!    (`__Host-tessera_csrf`, or `tessera_csrf` on loopback http: [`cookies::csrf_name`]), which must be a token this module could have made (32 bytes, base64url, 43
 //!    characters). Another site can make a browser send the cookie (if `SameSite` fails) but
 //!    can neither read it nor set the header without a CORS preflight this issuer refuses;
 //! 2. `Origin`, when the browser sends it, is the issuer's own origin;
@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::cookies::{self, CSRF_COOKIE, CSRF_HEADER};
+use super::cookies::{self, CSRF_HEADER};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -41,11 +41,9 @@ impl Failure {
         match self {
             Self::CrossSite => "CSRF check failed: Sec-Fetch-Site is not same-origin",
             Self::ForeignOrigin => "CSRF check failed: the Origin is not this issuer's",
-            Self::NoCookie => "CSRF check failed: no valid tessera_csrf cookie (reload the page)",
+            Self::NoCookie => "CSRF check failed: no valid CSRF cookie (reload the page)",
             Self::NoHeader => "CSRF check failed: no X-CSRF-Token header",
-            Self::Mismatch => {
-                "CSRF check failed: X-CSRF-Token does not match the tessera_csrf cookie"
-            }
+            Self::Mismatch => "CSRF check failed: X-CSRF-Token does not match the CSRF cookie",
         }
     }
 }
@@ -53,7 +51,13 @@ impl Failure {
 /// Passes a request to a cookie-authenticated endpoint, or refuses it with 403
 /// `csrf_failed` whose description names the check that failed.
 pub(crate) fn check(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    verify(issuer_origin(&state.config.issuer).as_deref(), headers).map_err(|failure| {
+    let cookie = cookies::csrf_name(state);
+    verify(
+        issuer_origin(&state.config.issuer).as_deref(),
+        cookie,
+        headers,
+    )
+    .map_err(|failure| {
         tracing::info!(check = ?failure, "CSRF check failed");
         ApiError::new(StatusCode::FORBIDDEN, "csrf_failed", failure.description())
     })
@@ -63,7 +67,7 @@ pub(crate) fn check(state: &AppState, headers: &HeaderMap) -> Result<(), ApiErro
 /// a well-formed one (or, exceptionally, when no random bytes could be had: the page still
 /// loads, and its first session request will be refused with a message to reload).
 pub(crate) fn page_cookie(state: &AppState, headers: &HeaderMap) -> Option<HeaderValue> {
-    if carries_token(headers) {
+    if carries_token(headers, cookies::csrf_name(state)) {
         return None;
     }
     match generate() {
@@ -88,8 +92,8 @@ pub(crate) fn generate() -> Result<String, RandomError> {
 }
 
 /// Whether the request carries a well-formed CSRF cookie (then it keeps it).
-fn carries_token(headers: &HeaderMap) -> bool {
-    cookies::get(headers, CSRF_COOKIE).is_some_and(well_formed)
+fn carries_token(headers: &HeaderMap, cookie: &str) -> bool {
+    cookies::get(headers, cookie).is_some_and(well_formed)
 }
 
 /// Whether `token` could be one of ours: 43 characters of strict base64url decoding to 32
@@ -109,7 +113,7 @@ fn issuer_origin(issuer: &str) -> Option<String> {
     origin.is_tuple().then(|| origin.ascii_serialization())
 }
 
-fn verify(issuer_origin: Option<&str>, headers: &HeaderMap) -> Result<(), Failure> {
+fn verify(issuer_origin: Option<&str>, cookie: &str, headers: &HeaderMap) -> Result<(), Failure> {
     if let Some(site) = headers.get("sec-fetch-site")
         && site.as_bytes() != b"same-origin"
     {
@@ -120,7 +124,7 @@ fn verify(issuer_origin: Option<&str>, headers: &HeaderMap) -> Result<(), Failur
     {
         return Err(Failure::ForeignOrigin);
     }
-    let cookie = cookies::get(headers, CSRF_COOKIE)
+    let cookie = cookies::get(headers, cookie)
         .filter(|c| well_formed(c))
         .ok_or(Failure::NoCookie)?;
     let mut sent = headers.get_all(CSRF_HEADER).iter();
@@ -138,6 +142,7 @@ mod tests {
     use axum::http::header::{COOKIE, ORIGIN};
 
     use super::*;
+    use crate::web::cookies::CSRF_COOKIE;
 
     const ISSUER: &str = "http://127.0.0.1:7070";
 
@@ -159,7 +164,7 @@ mod tests {
     }
 
     fn verify_at(headers: &HeaderMap) -> Result<(), Failure> {
-        verify(issuer_origin(ISSUER).as_deref(), headers)
+        verify(issuer_origin(ISSUER).as_deref(), CSRF_COOKIE, headers)
     }
 
     #[test]
@@ -197,19 +202,19 @@ mod tests {
     #[test]
     fn pages_set_a_cookie_only_when_none_well_formed_is_sent() {
         let t = token();
-        assert!(carries_token(&passing(&t)));
+        assert!(carries_token(&passing(&t), CSRF_COOKIE));
         let mut headers = HeaderMap::new();
-        assert!(!carries_token(&headers));
+        assert!(!carries_token(&headers, CSRF_COOKIE));
         headers.insert(
             COOKIE,
             HeaderValue::from_str(&format!("{CSRF_COOKIE}=short")).unwrap(),
         );
-        assert!(!carries_token(&headers));
+        assert!(!carries_token(&headers, CSRF_COOKIE));
         headers.insert(
             COOKIE,
             HeaderValue::from_str(&format!("{CSRF_COOKIE}=; a=b")).unwrap(),
         );
-        assert!(!carries_token(&headers));
+        assert!(!carries_token(&headers, CSRF_COOKIE));
     }
 
     #[test]
@@ -312,10 +317,13 @@ mod tests {
         assert_eq!(issuer_origin("not a url"), None);
         // Without a usable issuer origin, any Origin is foreign (and none is still fine).
         let t = token();
-        assert_eq!(verify(None, &passing(&t)), Err(Failure::ForeignOrigin));
+        assert_eq!(
+            verify(None, CSRF_COOKIE, &passing(&t)),
+            Err(Failure::ForeignOrigin)
+        );
         let mut headers = passing(&t);
         headers.remove(ORIGIN);
-        assert_eq!(verify(None, &headers), Ok(()));
+        assert_eq!(verify(None, CSRF_COOKIE, &headers), Ok(()));
     }
 
     #[test]

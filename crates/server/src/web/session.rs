@@ -1,4 +1,4 @@
-//! The browser session: the refresh token lives in the `tessera_refresh` cookie (`HttpOnly`,
+//! The browser session: the refresh token lives in the refresh cookie (`HttpOnly`,
 //! `SameSite=Strict`, scoped to [`SESSION_PATH`]) and the access token only in the page's
 //! memory.
 //!
@@ -20,7 +20,7 @@ use axum::routing::post;
 use serde::{Deserialize, Serialize};
 use tessera_jwt::SecretString;
 
-use super::cookies::{self, REFRESH_COOKIE, SESSION_PATH};
+use super::cookies::{self, SESSION_PATH};
 use super::csrf;
 use crate::app::ClientAddr;
 use crate::auth::grants::{self, GrantError, Issued, Origin};
@@ -108,7 +108,7 @@ async fn sign_in(
     })?;
     // A session this browser had before is replaced: end it rather than orphan it (its
     // cookie is overwritten, so nobody could use or end it any more).
-    if let Some(previous) = cookies::get(&headers, REFRESH_COOKIE)
+    if let Some(previous) = cookies::get(&headers, cookies::refresh_name(&state))
         && let Err(e) = grants::revoke_refresh_token(&state, previous, None, false).await
     {
         tracing::warn!(error = %e, "ending the browser's previous session failed");
@@ -142,7 +142,9 @@ async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
         ApiError::unauthorized("invalid_grant", why)
             .with_header(SET_COOKIE, cookies::clear_refresh(&state))
     };
-    let Some(presented) = cookies::get(&headers, REFRESH_COOKIE).filter(|v| !v.is_empty()) else {
+    let Some(presented) =
+        cookies::get(&headers, cookies::refresh_name(&state)).filter(|v| !v.is_empty())
+    else {
         return Err(refused("no session: sign in"));
     };
     match grants::refresh(&state, presented, None, None).await {
@@ -158,7 +160,7 @@ async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
 /// the cookie cleared.
 async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     csrf::check(&state, &headers)?;
-    if let Some(presented) = cookies::get(&headers, REFRESH_COOKIE) {
+    if let Some(presented) = cookies::get(&headers, cookies::refresh_name(&state)) {
         grants::revoke_refresh_token(&state, presented, None, false).await?;
     }
     let mut headers = crate::auth::no_store();

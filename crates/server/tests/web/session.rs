@@ -24,6 +24,7 @@ on_both_backends!(
     session::bad_bodies_are_400,
     session::throttled_sign_in_names_the_wait,
     session::https_issuer_sets_secure_cookies,
+    session::https_issuer_reads_only_prefixed_cookies,
     session::cors_does_not_open_the_session_to_other_origins,
 );
 
@@ -48,7 +49,27 @@ struct Browser<'a> {
     origin: String,
     csrf: String,
     refresh: Option<String>,
+    /// The cookie names the issuer uses: prefixed (`__Host-`, `__Secure-`) on https.
+    names: CookieNames,
 }
+
+/// The names of the refresh and CSRF cookies.
+#[derive(Debug, Clone, Copy)]
+struct CookieNames {
+    refresh: &'static str,
+    csrf: &'static str,
+}
+
+/// The names on a loopback http issuer.
+const PLAIN: CookieNames = CookieNames {
+    refresh: "tessera_refresh",
+    csrf: "tessera_csrf",
+};
+/// The names everywhere else.
+const PREFIXED: CookieNames = CookieNames {
+    refresh: "__Secure-tessera_refresh",
+    csrf: "__Host-tessera_csrf",
+};
 
 /// One way of breaking a request's CSRF defence.
 #[derive(Debug, Clone, Copy)]
@@ -82,6 +103,11 @@ impl<'a> Browser<'a> {
             origin: origin.to_owned(),
             csrf: csrf_token(),
             refresh: None,
+            names: if origin.starts_with("https://") {
+                PREFIXED
+            } else {
+                PLAIN
+            },
         }
     }
 
@@ -97,10 +123,10 @@ impl<'a> Browser<'a> {
         match forgery {
             Some(Forgery::NoCookie) => {}
             Some(Forgery::PlantedWeakCookie) => {
-                cookies.push("tessera_csrf=1234".to_owned());
+                cookies.push(format!("{}=1234", self.names.csrf));
                 header = Some("1234".to_owned());
             }
-            _ => cookies.push(format!("tessera_csrf={}", self.csrf)),
+            _ => cookies.push(format!("{}={}", self.names.csrf, self.csrf)),
         }
         match forgery {
             Some(Forgery::NoHeader) => header = None,
@@ -108,7 +134,7 @@ impl<'a> Browser<'a> {
             _ => {}
         }
         if let Some(refresh) = &self.refresh {
-            cookies.push(format!("tessera_refresh={refresh}"));
+            cookies.push(format!("{}={refresh}", self.names.refresh));
         }
         let origin = match forgery {
             Some(Forgery::ForeignOrigin) => "http://evil.example",
@@ -136,7 +162,7 @@ impl<'a> Browser<'a> {
     /// Sends a request and keeps the refresh cookie it sets or clears.
     async fn send(&mut self, request: reqwest::RequestBuilder) -> Answer {
         let answer = Answer::read(request.send().await.unwrap()).await;
-        if let Some(cookie) = refresh_cookie(&answer) {
+        if let Some(cookie) = refresh_cookie_named(&answer, self.names.refresh) {
             let max_age = cookie.max_age().map(|d| d.whole_seconds());
             self.refresh = (max_age != Some(0)).then(|| cookie.value().to_owned());
         }
@@ -164,6 +190,12 @@ impl<'a> Browser<'a> {
 /// The one `Set-Cookie` of an answer, if it sets `tessera_refresh` (anything else set is a
 /// failure).
 fn refresh_cookie(answer: &Answer) -> Option<cookie::Cookie<'static>> {
+    refresh_cookie_named(answer, PLAIN.refresh)
+}
+
+/// The one `Set-Cookie` of an answer, if it sets the refresh cookie `name` (anything else set
+/// is a failure).
+fn refresh_cookie_named(answer: &Answer, name: &str) -> Option<cookie::Cookie<'static>> {
     let set: Vec<&str> = answer
         .headers
         .get_all("set-cookie")
@@ -173,7 +205,7 @@ fn refresh_cookie(answer: &Answer) -> Option<cookie::Cookie<'static>> {
     assert!(set.len() <= 1, "one Set-Cookie at most: {set:?}");
     let raw = set.first()?;
     let cookie = cookie::Cookie::parse(raw.to_string()).unwrap();
-    assert_eq!(cookie.name(), "tessera_refresh", "{raw}");
+    assert_eq!(cookie.name(), name, "{raw}");
     Some(cookie)
 }
 
@@ -722,7 +754,8 @@ pub(crate) async fn https_issuer_sets_secure_cookies(ctx: Ctx) {
 
     let answer = browser.sign_in("alice", PASSWORD).await;
     access_token(&answer);
-    let (_, attrs) = attributes(&answer);
+    let (pair, attrs) = attributes(&answer);
+    assert!(pair.starts_with("__Secure-tessera_refresh="), "{pair}");
     assert_eq!(
         attrs,
         sorted(&[
@@ -738,7 +771,7 @@ pub(crate) async fn https_issuer_sets_secure_cookies(ctx: Ctx) {
     let answer = browser.sign_out().await;
     assert_eq!(answer.status, 204);
     let (pair, attrs) = attributes(&answer);
-    assert_eq!(pair, "tessera_refresh=");
+    assert_eq!(pair, "__Secure-tessera_refresh=");
     assert!(attrs.contains(&"Secure".to_owned()), "{attrs:?}");
 
     // The Origin that passes is the https one: the plain-http origin is another origin.
@@ -813,5 +846,71 @@ pub(crate) async fn cors_does_not_open_the_session_to_other_origins(ctx: Ctx) {
     );
     // The issuer's own pages still work.
     access_token(&Browser::new(&issuer).sign_in("alice", PASSWORD).await);
+    issuer.stop().await;
+}
+
+/// Regression (review finding 9): on an https issuer the session's cookies carry the
+/// `__Secure-` / `__Host-` prefixes, and only the prefixed names are read, so a sibling
+/// subdomain that plants `tessera_csrf` or `tessera_refresh` (a cookie it may set for the
+/// parent domain) gets nowhere.
+pub(crate) async fn https_issuer_reads_only_prefixed_cookies(ctx: Ctx) {
+    let issuer = Issuer::start(
+        ctx.store,
+        &[("TESSERA_ISSUER", "https://auth.example.test")],
+    )
+    .await;
+    issuer.user("alice", PASSWORD, &[]).await;
+
+    // A page sets the CSRF cookie as __Host-: Secure, Path=/, no Domain.
+    let page = Answer::read(issuer.http.get(issuer.url("/login")).send().await.unwrap()).await;
+    let set = page.header("set-cookie").unwrap().to_owned();
+    let csrf = cookie::Cookie::parse(set.clone()).unwrap();
+    assert_eq!(csrf.name(), "__Host-tessera_csrf", "{set}");
+    assert_eq!(csrf.secure(), Some(true), "{set}");
+    assert_eq!(csrf.path(), Some("/"), "{set}");
+    assert_eq!(csrf.domain(), None, "{set}");
+    // A request that carries the prefixed cookie gets no new one.
+    let again = Answer::read(
+        issuer
+            .http
+            .get(issuer.url("/login"))
+            .header("cookie", format!("__Host-tessera_csrf={}", csrf.value()))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(again.header("set-cookie").is_none());
+
+    // A browser whose cookies were planted without the prefixes: refused.
+    let mut planted = Browser::with_origin(&issuer, "https://auth.example.test");
+    planted.names = PLAIN;
+    planted
+        .sign_in("alice", PASSWORD)
+        .await
+        .assert_error(403, "csrf_failed");
+
+    // A real session, then its refresh token replayed under the unprefixed name: no session.
+    let mut browser = Browser::with_origin(&issuer, "https://auth.example.test");
+    access_token(&browser.sign_in("alice", PASSWORD).await);
+    let refresh = browser.refresh.clone().unwrap();
+    let forged = browser
+        .issuer
+        .http
+        .post(issuer.url(REFRESH))
+        .header("origin", "https://auth.example.test")
+        .header("sec-fetch-site", "same-origin")
+        .header(
+            "cookie",
+            format!(
+                "__Host-tessera_csrf={0}; tessera_refresh={refresh}",
+                browser.csrf
+            ),
+        )
+        .header("x-csrf-token", browser.csrf.clone());
+    let answer = Answer::read(forged.send().await.unwrap()).await;
+    answer.assert_error(401, "invalid_grant");
+    // The real cookie still works.
+    access_token(&browser.refresh().await);
     issuer.stop().await;
 }

@@ -3,13 +3,16 @@
 // The access token lives only in this module's memory: never in localStorage, sessionStorage
 // or a cookie. The refresh token is an HttpOnly cookie (scoped to /browser/session) that no
 // script can read; this module asks the server to rotate it (POST /browser/session/refresh,
-// with the CSRF token of the readable `tessera_csrf` cookie in X-CSRF-Token) and gets a fresh
+// with the CSRF token of the readable CSRF cookie in X-CSRF-Token) and gets a fresh
 // access token back. Refreshes are serialised across the tabs of this origin with the Web
 // Locks API, so that two tabs do not rotate the same cookie at once.
 
 const REFRESH_PATH = '/browser/session/refresh';
 const SESSION_PATH = '/browser/session';
-const CSRF_COOKIE = 'tessera_csrf';
+// The CSRF cookie: `__Host-tessera_csrf` where the issuer is https (a sibling subdomain cannot
+// plant it), plain `tessera_csrf` on a loopback http issuer. Only the first name found in
+// this order is used; the server reads only the one in force for it.
+const CSRF_COOKIES = ['__Host-tessera_csrf', 'tessera_csrf'];
 const LOCK_NAME = 'tessera-refresh';
 // setTimeout's largest delay (about 24.8 days).
 const MAX_DELAY_MS = 2 ** 31 - 1;
@@ -22,14 +25,19 @@ let loginRequired = false;
 let inFlight = null;
 const listeners = new Set();
 
-/** The CSRF token: the value of the `tessera_csrf` cookie, or '' without one. */
+/** The CSRF token: the value of the CSRF cookie, or '' without one. */
 export function csrfToken() {
+  const found = new Map();
   for (const part of document.cookie.split(';')) {
     const eq = part.indexOf('=');
     if (eq < 0) continue;
-    if (part.slice(0, eq).trim() === CSRF_COOKIE) {
-      return decodeURIComponent(part.slice(eq + 1).trim());
+    const name = part.slice(0, eq).trim();
+    if (CSRF_COOKIES.includes(name) && !found.has(name)) {
+      found.set(name, decodeURIComponent(part.slice(eq + 1).trim()));
     }
+  }
+  for (const name of CSRF_COOKIES) {
+    if (found.has(name)) return found.get(name);
   }
   return '';
 }
