@@ -249,7 +249,8 @@ pub const KEYS: &[KeyDoc] = &[
         "throttle.account_attempts",
         Integer,
         "5",
-        "failed logins allowed per account within account_window",
+        "failed logins allowed per account from one address within account_window (then 429); \
+         from all addresses together, the failures after which each attempt waits (never 429)",
     ),
     doc(
         "throttle.account_window",
@@ -268,6 +269,12 @@ pub const KEYS: &[KeyDoc] = &[
         Text,
         "15m",
         "window of the per-address limit",
+    ),
+    doc(
+        "throttle.max_delay",
+        Text,
+        "20s",
+        "longest wait of an attempt on an account under attack (1 s, 2 s, 4 s… up to this; at most half of http.request_timeout; 0s: no wait)",
     ),
     doc(
         "http.body_limit",
@@ -543,6 +550,8 @@ pub struct ThrottleSettings {
     pub address_attempts: u32,
     /// Window of the per-address limit.
     pub address_window: Duration,
+    /// Longest wait of an attempt on an account that failed too often (zero: none).
+    pub max_delay: Duration,
 }
 
 /// `[http]`.
@@ -811,6 +820,7 @@ struct RawThrottle {
     account_window: Dur,
     address_attempts: u64,
     address_window: Dur,
+    max_delay: Dur,
 }
 
 impl Default for RawThrottle {
@@ -821,6 +831,7 @@ impl Default for RawThrottle {
             account_window: Dur::mins(15),
             address_attempts: 50,
             address_window: Dur::mins(15),
+            max_delay: Dur::secs(20),
         }
     }
 }
@@ -1364,6 +1375,10 @@ fn validate_throttle(raw: &RawThrottle) -> Result<ThrottleSettings, ConfigError>
         account_window: positive("throttle.account_window", raw.account_window)?,
         address_attempts: count("throttle.address_attempts", raw.address_attempts)?,
         address_window: positive("throttle.address_window", raw.address_window)?,
+        max_delay: match raw.max_delay.0 {
+            d if d <= Duration::from_secs(300) => d,
+            _ => return Err(invalid("throttle.max_delay", "must be at most 5m")),
+        },
     })
 }
 
@@ -1873,6 +1888,17 @@ mod tests {
             http.client_address(peer, &headers),
             "2001:db8::1".parse::<IpAddr>().unwrap()
         );
+    }
+
+    #[test]
+    fn throttle_max_delay() {
+        let config = Config::from_toml_and_env("", NO_ENV).unwrap();
+        assert_eq!(config.throttle.max_delay, Duration::from_secs(20));
+        let config =
+            Config::from_toml_and_env("", [("TESSERA_THROTTLE__MAX_DELAY", "0s")]).unwrap();
+        assert_eq!(config.throttle.max_delay, Duration::ZERO);
+        let err = Config::from_toml_and_env("[throttle]\nmax_delay = \"6m\"", NO_ENV).unwrap_err();
+        assert!(err.to_string().contains("throttle.max_delay"), "{err}");
     }
 
     #[test]

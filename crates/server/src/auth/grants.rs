@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use crate::password::{PasswordError, Verification};
 use crate::state::AppState;
 use crate::store::{Client, NewRefreshFamily, RefreshFamily, Rotation, User, revocation_reason};
+use crate::throttle::AttemptError;
 use crate::tokens::{
     self, AccessToken, AccessTokenSettings, NewRefreshToken, Subject, TokenError,
     presented_refresh_token,
@@ -171,19 +172,41 @@ pub(crate) async fn password(
     origin: &Origin,
 ) -> Result<Issued, GrantError> {
     let attempt = match &state.auth.throttle {
-        Some(throttle) => match throttle.attempt(username, origin.throttle_address()) {
-            Ok(attempt) => Some(attempt),
-            Err(throttled) => {
-                state.metrics.login("throttled");
-                tracing::info!(address = %origin.address, "login throttled");
-                return Err(ApiError::too_many_requests(std::time::Duration::from_secs(
-                    throttled.retry_after,
-                ))
-                .into());
+        Some(throttle) => {
+            match throttle
+                .attempt(&state.store, username, origin.throttle_address())
+                .await
+            {
+                Ok(attempt) => Some(attempt),
+                Err(AttemptError::Throttled(throttled)) => {
+                    state.metrics.login("throttled");
+                    tracing::info!(address = %origin.address, "login throttled");
+                    return Err(ApiError::too_many_requests(std::time::Duration::from_secs(
+                        throttled.retry_after,
+                    ))
+                    .into());
+                }
+                Err(AttemptError::Store(e)) => {
+                    state.metrics.login("error");
+                    return Err(e.into());
+                }
             }
-        },
+        }
         None => None,
     };
+    // An account that failed too often: wait before checking (a timer, no thread blocked, no
+    // connection held), at most half the request timeout so that the answer still arrives.
+    if let Some(attempt) = &attempt
+        && !attempt.delay().is_zero()
+    {
+        let delay = attempt.delay().min(state.config.http.request_timeout / 2);
+        tracing::info!(
+            address = %origin.address,
+            delay_secs = delay.as_secs_f32(),
+            "login delayed: the account failed too often"
+        );
+        tokio::time::sleep(delay).await;
+    }
 
     // A name that cannot be stored (too long, NUL) cannot exist: skip the lookup, not the work.
     let user = if username.len() <= MAX_USERNAME_LEN && !username.contains('\0') {
@@ -225,8 +248,11 @@ pub(crate) async fn password(
             return Err(GrantError::InvalidGrant(BAD_CREDENTIALS));
         }
     };
-    if let (Some(throttle), Some(attempt)) = (&state.auth.throttle, attempt) {
-        throttle.succeeded(attempt);
+    if let (Some(throttle), Some(attempt)) = (&state.auth.throttle, attempt)
+        && let Err(e) = throttle.succeeded(&*state.store, attempt).await
+    {
+        // The login stands; its attempts stay counted until their buckets refill.
+        tracing::warn!(error = %e, "giving back a successful login's attempts failed");
     }
     if needs_rehash && let Some(password) = rehash_password {
         spawn_rehash(state, &user, password);

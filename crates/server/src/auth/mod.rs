@@ -96,7 +96,7 @@ impl Auth {
                             config.throttle.address_attempts,
                             config.throttle.address_window,
                         ),
-                        ..ThrottleConfig::default()
+                        max_delay: config.throttle.max_delay,
                     },
                     clock.clone(),
                 )

@@ -52,6 +52,7 @@
 //! cannot corrupt the key set — its late writes fail with [`StoreError::KeyStateMismatch`] or
 //! [`StoreError::Conflict`].
 
+mod buckets;
 mod error;
 mod postgres;
 mod sql;
@@ -64,6 +65,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use buckets::{BucketKey, BucketOutcome, BucketTake};
 pub use error::StoreError;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -394,6 +396,28 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Releases a lease; `false` if it was no longer held (lapsed and taken over).
     async fn release_rotation_lock(&self, lock: &RotationLock) -> Result<bool, StoreError>;
+
+    // ---- login-throttle buckets (shared by every instance; see `crate::throttle`) ----------
+
+    /// One atomic [`BucketTake`] from the bucket `key` (a missing row is a full bucket).
+    async fn take_from_bucket(
+        &self,
+        key: &BucketKey,
+        take: BucketTake,
+        now: i64,
+    ) -> Result<BucketOutcome, StoreError>;
+
+    /// Gives one take back: the bucket's `tat` goes back `period` seconds, not before `now`.
+    /// Nothing happens if the row is gone.
+    async fn give_back_to_bucket(
+        &self,
+        key: &BucketKey,
+        period: i64,
+        now: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes up to `max_rows` buckets that are full again (`tat <= now`); returns how many.
+    async fn purge_full_buckets(&self, now: i64, max_rows: i64) -> Result<u64, StoreError>;
 }
 
 /// Runs `work` while holding the key-rotation lock: `Ok(None)` if another instance holds it,

@@ -31,6 +31,7 @@ use crate::store::types::{
     RefreshToken, RefreshTokenRecord, Rotation, RotationLock, SigningKeyRecord, TokenHash, User,
 };
 use crate::store::{Backend, KeyState, Store, StoreError, revocation_reason};
+use crate::store::{BucketKey, BucketOutcome, BucketTake};
 
 type Tx = Transaction<'static, Db>;
 
@@ -1059,5 +1060,83 @@ impl Store for This {
         .await
         .map_err(Self::fail)?;
         Ok(done.rows_affected() == 1)
+    }
+    // ---- login-throttle buckets -------------------------------------------------------------
+
+    async fn take_from_bucket(
+        &self,
+        key: &BucketKey,
+        take: BucketTake,
+        now: i64,
+    ) -> Result<BucketOutcome, StoreError> {
+        if take.period < 1 || take.limit < take.period || take.ceiling < take.period {
+            return Err(StoreError::Invalid(format!(
+                "a bucket take needs 1 <= period <= limit, ceiling; got {take:?}"
+            )));
+        }
+        // One statement, atomic on both databases: concurrent takes from several instances
+        // each see the other's result. The bounds are computed here (saturating), not in SQL.
+        let taken: Option<(i64,)> = sqlx::query_as(
+            "INSERT INTO throttle_buckets (key, tat) VALUES ($1, $2 + $3) \
+             ON CONFLICT (key) DO UPDATE SET tat = CASE \
+               WHEN (CASE WHEN throttle_buckets.tat > $2 THEN throttle_buckets.tat ELSE $2 END) + $3 > $5 \
+               THEN $5 \
+               ELSE (CASE WHEN throttle_buckets.tat > $2 THEN throttle_buckets.tat ELSE $2 END) + $3 END \
+             WHERE (CASE WHEN throttle_buckets.tat > $2 THEN throttle_buckets.tat ELSE $2 END) + $3 <= $4 \
+             RETURNING tat",
+        )
+        .bind(&key.as_bytes()[..])
+        .bind(now)
+        .bind(take.period)
+        .bind(now.saturating_add(take.limit))
+        .bind(now.saturating_add(take.ceiling))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(Self::fail)?;
+        if let Some((tat,)) = taken {
+            return Ok(BucketOutcome::Taken { tat });
+        }
+        let current: Option<(i64,)> =
+            sqlx::query_as("SELECT tat FROM throttle_buckets WHERE key = $1")
+                .bind(&key.as_bytes()[..])
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(Self::fail)?;
+        // Purged in between: the bucket is full again, which the next try will see.
+        Ok(BucketOutcome::Refused {
+            tat: current.map_or(now, |(tat,)| tat),
+        })
+    }
+
+    async fn give_back_to_bucket(
+        &self,
+        key: &BucketKey,
+        period: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE throttle_buckets \
+             SET tat = CASE WHEN tat - $2 > $3 THEN tat - $2 ELSE $3 END WHERE key = $1",
+        )
+        .bind(&key.as_bytes()[..])
+        .bind(period.max(0))
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(Self::fail)?;
+        Ok(())
+    }
+
+    async fn purge_full_buckets(&self, now: i64, max_rows: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM throttle_buckets WHERE key IN \
+             (SELECT key FROM throttle_buckets WHERE tat <= $1 LIMIT $2)",
+        )
+        .bind(now)
+        .bind(max_rows.max(0))
+        .execute(&self.pool)
+        .await
+        .map_err(Self::fail)?;
+        Ok(done.rows_affected())
     }
 }

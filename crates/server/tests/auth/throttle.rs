@@ -2,8 +2,10 @@
 
 use std::time::{Duration, Instant};
 
+use serde_json::json;
+
 use crate::harness::Ctx;
-use crate::support::{Issuer, PASSWORD};
+use crate::support::{Answer, Issuer, PASSWORD};
 
 pub(crate) async fn login_is_throttled_per_account(ctx: Ctx) {
     // The defaults: 5 failures per account per 15 minutes.
@@ -19,7 +21,8 @@ pub(crate) async fn login_is_throttled_per_account(ctx: Ctx) {
     throttled.assert_error(429, "too_many_requests");
     // One attempt comes back every 15 min / 5 = 180 s.
     assert_eq!(throttled.header("retry-after"), Some("180"));
-    // Even the right password waits: the throttle answers before any check.
+    // From the address that failed, even the right password waits: the throttle answers
+    // before any check (another address gets in: see `a_stranger_cannot_lock_the_owner_out`).
     issuer
         .login("alice", PASSWORD)
         .await
@@ -165,4 +168,110 @@ pub(crate) async fn unknown_user_and_wrong_password_answer_alike(ctx: Ctx) {
     );
     slow.stop().await;
     issuer.stop().await;
+}
+
+// ---- finding 3: nobody locks a named account out; instances share the counts ------------------
+
+/// The issuer behind a trusted proxy (the test client, on 127.0.0.1), so that
+/// `X-Forwarded-For` picks the client's address; delays capped small (they are real timers).
+const BEHIND_PROXY: &str = "[http]\ntrusted_proxies = [\"127.0.0.1/32\"]\n";
+const SMALL_DELAYS: (&str, &str) = ("TESSERA_THROTTLE__MAX_DELAY", "10ms");
+
+async fn login_from(
+    issuer: &Issuer,
+    forwarded_for: &str,
+    username: &str,
+    password: &str,
+) -> Answer {
+    let response = issuer
+        .http
+        .post(issuer.url("/login"))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    Answer::read(response).await
+}
+
+async fn password_grant_from(issuer: &Issuer, forwarded_for: &str, password: &str) -> Answer {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", password),
+        ])
+        .finish();
+    let response = issuer
+        .http
+        .post(issuer.url("/oauth2/token"))
+        .header("x-forwarded-for", forwarded_for)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    Answer::read(response).await
+}
+
+/// The review's repro: five wrong passwords from anywhere made the owner's right password
+/// answer 429. Now the address that failed is refused, the owner's address is not.
+pub(crate) async fn a_stranger_cannot_lock_the_owner_out(ctx: Ctx) {
+    let issuer = Issuer::start_with_toml(ctx.store, BEHIND_PROXY, &[SMALL_DELAYS]).await;
+    issuer.user("alice", PASSWORD, &[]).await;
+    const A: &str = "198.51.100.1";
+    const B: &str = "203.0.113.2";
+    for _ in 0..5 {
+        login_from(&issuer, A, "alice", "guess")
+            .await
+            .assert_error(401, "invalid_grant");
+    }
+    let refused = login_from(&issuer, A, "alice", "guess").await;
+    refused.assert_error(429, "too_many_requests");
+    assert_eq!(refused.header("retry-after"), Some("180"));
+    // The owner, from B, with the right password: in (after a short wait, the account
+    // having failed five times).
+    login_from(&issuer, B, "alice", PASSWORD).await.pair();
+    // From A, even the right password: 429.
+    login_from(&issuer, A, "alice", PASSWORD)
+        .await
+        .assert_error(429, "too_many_requests");
+    // The OAuth password grant goes through the same throttle.
+    password_grant_from(&issuer, A, PASSWORD)
+        .await
+        .assert_error(429, "too_many_requests");
+    let answer = password_grant_from(&issuer, B, PASSWORD).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    // A botnet: every new address meets the account's delay, never a refusal, and the owner
+    // still gets in.
+    for i in 0..8 {
+        login_from(&issuer, &format!("192.0.2.{i}"), "alice", "guess")
+            .await
+            .assert_error(401, "invalid_grant");
+    }
+    login_from(&issuer, B, "alice", PASSWORD).await.pair();
+    issuer.stop().await;
+}
+
+/// Two instances on one database: failures at one count at the other (each used to count
+/// alone, so N instances gave an attacker N times the budget).
+pub(crate) async fn instances_sharing_a_database_share_the_limits(ctx: Ctx) {
+    let a = Issuer::start_with_toml(ctx.store, BEHIND_PROXY, &[SMALL_DELAYS]).await;
+    let store_b = tessera_server::store::connect(&ctx.url).await.unwrap();
+    let b = Issuer::start_with_toml(store_b, BEHIND_PROXY, &[SMALL_DELAYS]).await;
+    a.user("alice", PASSWORD, &[]).await;
+    const A: &str = "198.51.100.1";
+    for i in 0..5 {
+        let instance = if i % 2 == 0 { &a } else { &b };
+        login_from(instance, A, "alice", "guess")
+            .await
+            .assert_error(401, "invalid_grant");
+    }
+    for instance in [&a, &b] {
+        login_from(instance, A, "alice", PASSWORD)
+            .await
+            .assert_error(429, "too_many_requests");
+    }
+    b.stop().await;
+    a.stop().await;
 }
