@@ -170,8 +170,9 @@ async fn record_latency(State(state): State<AppState>, request: Request, next: N
 }
 
 /// The client's address: the peer, or the address a trusted proxy forwarded (see
-/// [`HttpSettings::client_address`](crate::config::HttpSettings::client_address)). Without
-/// connection info (a test's `oneshot`), `0.0.0.0`.
+/// [`HttpSettings::client_address`](crate::config::HttpSettings::client_address)). Unknown
+/// (`0.0.0.0`) without connection info (a test's `oneshot`), or when the hop a trusted proxy
+/// wrote for the client is not an address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub IpAddr);
 

@@ -594,64 +594,87 @@ pub enum ForwardedHeader {
 }
 
 impl HttpSettings {
-    /// The address of the client: the peer, unless the peer is a trusted proxy, in which case
-    /// the forwarded header is read from the right, skipping trusted proxies, and the first
-    /// untrusted address is the client (a client cannot forge its way past a proxy that
-    /// appends what it saw).
+    /// The address of the client: the peer, unless the peer is a trusted proxy; then the
+    /// forwarded header is walked **from the right**, skipping the addresses of trusted
+    /// proxies, and the first other hop is the client. Everything to its left was written by
+    /// the client or by proxies nobody trusts, and is ignored, whatever it holds.
+    ///
+    /// That first other hop was written by a trusted proxy (as the address it saw), so a
+    /// client cannot choose it. If it cannot be read as an address (RFC 7239's `unknown` or
+    /// an obfuscated `_name`, an element without `for=`, garbage), the client's address is
+    /// **unknown**: `0.0.0.0`, the same as a connection without peer information. It is
+    /// never the proxy's own address (that would pour every such client's failed logins into
+    /// the one bucket of the proxy, which every client behind it shares), and the login
+    /// throttle gives unknown addresses no address bucket at all (one shared "unknown" bucket
+    /// would be the same flaw), only its per-account delay. An attacker in front of a proxy
+    /// cannot reach this case: he writes only to the left of the hop his proxy appends.
+    ///
+    /// With `X-Real-IP` (one hop, set by the proxy alone; the last one counts if there are
+    /// several), an unreadable value is likewise unknown. Without the header, the trusted
+    /// peer itself is the client (with every hop trusted: the leftmost of them).
     pub fn client_address(&self, peer: IpAddr, headers: &axum::http::HeaderMap) -> IpAddr {
+        const UNKNOWN: IpAddr = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
         if !self.is_trusted(peer) {
             return peer;
         }
-        let mut hops: Vec<IpAddr> = Vec::new();
-        match self.forwarded_header {
-            ForwardedHeader::XRealIp => {
-                return headers
-                    .get("x-real-ip")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| parse_hop(v.trim()))
-                    .unwrap_or(peer);
-            }
-            ForwardedHeader::XForwardedFor => {
-                for value in headers.get_all("x-forwarded-for") {
-                    let Ok(text) = value.to_str() else {
-                        return peer;
+        let (name, element_address): (&str, fn(&str) -> Option<IpAddr>) =
+            match self.forwarded_header {
+                ForwardedHeader::XRealIp => {
+                    return match headers.get_all("x-real-ip").iter().next_back() {
+                        None => peer,
+                        Some(value) => read_hop(value.as_bytes(), parse_hop)
+                            .flatten()
+                            .filter(|ip| !ip.is_unspecified())
+                            .unwrap_or(UNKNOWN),
                     };
-                    for hop in text.split(',') {
-                        match parse_hop(hop.trim()) {
-                            Some(ip) => hops.push(ip),
-                            None => return peer,
-                        }
-                    }
                 }
-            }
-            ForwardedHeader::Forwarded => {
-                for value in headers.get_all("forwarded") {
-                    let Ok(text) = value.to_str() else {
-                        return peer;
-                    };
-                    for element in text.split(',') {
-                        let for_ = element.split(';').find_map(|pair| {
-                            let (name, value) = pair.trim().split_once('=')?;
-                            name.eq_ignore_ascii_case("for").then_some(value)
-                        });
-                        match for_.and_then(|v| parse_hop(v.trim().trim_matches('"'))) {
-                            Some(ip) => hops.push(ip),
-                            None => return peer,
-                        }
-                    }
-                }
+                ForwardedHeader::XForwardedFor => ("x-forwarded-for", parse_hop),
+                ForwardedHeader::Forwarded => ("forwarded", forwarded_for),
+            };
+        let mut client = peer;
+        // Bytes, not text: one line that is not UTF-8 (a client's part of it, say) must not
+        // hide the hops a proxy appended to it.
+        let hops = headers
+            .get_all(name)
+            .iter()
+            .rev()
+            .flat_map(|line| line.as_bytes().rsplit(|b| *b == b','));
+        for hop in hops {
+            match read_hop(hop, element_address) {
+                // Blank: no hop (", 1.2.3.4" from an empty header a proxy appended to).
+                None => {}
+                Some(Some(ip)) if self.is_trusted(ip) => client = ip,
+                Some(Some(ip)) if !ip.is_unspecified() => return ip,
+                Some(_) => return UNKNOWN,
             }
         }
-        hops.into_iter()
-            .rev()
-            .find(|ip| !self.is_trusted(*ip))
-            .unwrap_or(peer)
+        client
     }
 
     fn is_trusted(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
         self.trusted_proxies.iter().any(|net| net.contains(&ip))
     }
+}
+
+/// One hop: `None` if blank, `Some(None)` if it cannot be read (not UTF-8, or not what
+/// `parse` accepts), else its address.
+fn read_hop(bytes: &[u8], parse: fn(&str) -> Option<IpAddr>) -> Option<Option<IpAddr>> {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Some(None);
+    };
+    let text = text.trim();
+    (!text.is_empty()).then(|| parse(text))
+}
+
+/// The address in one RFC 7239 element's `for=` parameter (`for=192.0.2.60`,
+/// `for="[2001:db8::1]:4711"`); `None` without one, or for `unknown` and `_obfuscated` names.
+fn forwarded_for(element: &str) -> Option<IpAddr> {
+    let value = element.split(';').find_map(|pair| {
+        let (name, value) = pair.trim().split_once('=')?;
+        name.trim().eq_ignore_ascii_case("for").then_some(value)
+    })?;
+    parse_hop(value.trim().trim_matches('"'))
 }
 
 /// An address as proxies write it: `1.2.3.4`, `1.2.3.4:5678`, `[::1]`, `[::1]:5678`, `::1`.
@@ -1869,9 +1892,12 @@ mod tests {
         // An untrusted peer is the client, whatever it says.
         let stranger: IpAddr = "198.51.100.1".parse().unwrap();
         assert_eq!(http.client_address(stranger, &headers), stranger);
-        // A garbled header: the peer.
+        // A garbled client hop: unknown, never the proxy.
         headers.insert("x-forwarded-for", HeaderValue::from_static("nonsense"));
-        assert_eq!(http.client_address(peer, &headers), peer);
+        assert_eq!(
+            http.client_address(peer, &headers),
+            IpAddr::from([0, 0, 0, 0])
+        );
 
         let http = Config::from_toml_and_env(
             "[http]\ntrusted_proxies = [\"10.0.0.0/8\"]\nforwarded_header = \"forwarded\"",
@@ -1888,6 +1914,91 @@ mod tests {
             http.client_address(peer, &headers),
             "2001:db8::1".parse::<IpAddr>().unwrap()
         );
+    }
+
+    // ---- finding 6: forwarded headers walked from the right --------------------------------
+
+    fn proxied(header: &str, trusted: &str) -> HttpSettings {
+        Config::from_toml_and_env(
+            &format!("[http]\ntrusted_proxies = {trusted}\nforwarded_header = \"{header}\""),
+            NO_ENV,
+        )
+        .unwrap()
+        .http
+    }
+
+    fn resolve(http: &HttpSettings, name: &str, values: &[&[u8]]) -> IpAddr {
+        let mut headers = axum::http::HeaderMap::new();
+        for v in values {
+            headers.append(
+                axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                axum::http::HeaderValue::from_bytes(v).unwrap(),
+            );
+        }
+        http.client_address("10.0.0.1".parse().unwrap(), &headers)
+    }
+
+    fn addr(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn x_forwarded_for_unparsable_hop_does_not_make_the_proxy_the_client() {
+        let http = proxied("x-forwarded-for", "[\"10.0.0.0/8\"]");
+        let xff = |values: &[&[u8]]| resolve(&http, "x-forwarded-for", values);
+        let client = addr("203.0.113.7");
+        // The attack: a garbage hop written by the client, left of what the proxy appended.
+        assert_eq!(xff(&[b"garbage, 203.0.113.7"]), client);
+        assert_eq!(xff(&[b"1.2.3.4, ??, 203.0.113.7, 10.0.0.9"]), client);
+        assert_eq!(xff(&[b"garbage", b"203.0.113.7"]), client);
+        // Bytes that are not UTF-8 on the line the proxy appended to.
+        assert_eq!(xff(&[b"\xff\xfe, 203.0.113.7"]), client);
+        // Blank hops are no hops.
+        assert_eq!(xff(&[b", 203.0.113.7 ,"]), client);
+        // Unparsable where the client should be (only a trusted proxy writes there):
+        // unknown, never the proxy.
+        for bad in [&b"unknown"[..], b"203.0.113.7, _hidden, 10.0.0.9", b"\xff"] {
+            assert_eq!(xff(&[bad]), addr("0.0.0.0"), "{bad:?}");
+        }
+        // Every hop trusted: the leftmost; no header: the peer.
+        assert_eq!(xff(&[b"10.9.9.9, 10.0.0.9"]), addr("10.9.9.9"));
+        assert_eq!(xff(&[]), addr("10.0.0.1"));
+        // An unspecified address is unknown too (no bucket to hide in).
+        assert_eq!(xff(&[b"0.0.0.0"]), addr("0.0.0.0"));
+    }
+
+    #[test]
+    fn forwarded_unparsable_element_does_not_make_the_proxy_the_client() {
+        let http = proxied("forwarded", "[\"10.0.0.0/8\"]");
+        let fwd = |values: &[&[u8]]| resolve(&http, "forwarded", values);
+        let client = addr("2001:db8::1");
+        for value in [
+            &b"for=unknown, for=\"[2001:db8::1]:4711\""[..],
+            b"proto=https, for=\"[2001:db8::1]\";proto=http",
+            b"for=\"unterminated, for=\"[2001:db8::1]\", for=10.0.0.9",
+            b"for=\xff, for=\"[2001:db8::1]\"",
+        ] {
+            assert_eq!(fwd(&[value]), client, "{value:?}");
+        }
+        for value in [
+            &b"for=_hidden"[..],
+            b"proto=https",
+            b"for=192.0.2.1, for=unknown",
+        ] {
+            assert_eq!(fwd(&[value]), addr("0.0.0.0"), "{value:?}");
+        }
+    }
+
+    #[test]
+    fn x_real_ip_unparsable_does_not_make_the_proxy_the_client() {
+        let http = proxied("x-real-ip", "[\"10.0.0.0/8\"]");
+        let real = |values: &[&[u8]]| resolve(&http, "x-real-ip", values);
+        assert_eq!(real(&[b"garbage"]), addr("0.0.0.0"));
+        assert_eq!(real(&[b"\xff"]), addr("0.0.0.0"));
+        assert_eq!(real(&[b" 203.0.113.7 "]), addr("203.0.113.7"));
+        // Two: the proxy's (the last) counts.
+        assert_eq!(real(&[b"6.6.6.6", b"203.0.113.7"]), addr("203.0.113.7"));
+        assert_eq!(real(&[]), addr("10.0.0.1"));
     }
 
     #[test]

@@ -1827,3 +1827,119 @@ mod backend_specific {
         assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 }
+
+// ---- login-throttle buckets (shared by instances: one atomic statement per take) ------------
+
+mod throttle_buckets {
+    contract!(
+        bucket_takes_follow_gcra,
+        concurrent_bucket_takes_take_the_burst
+    );
+}
+
+fn hard(period: i64, burst: i64) -> store::BucketTake {
+    store::BucketTake {
+        period,
+        limit: period * burst,
+        ceiling: period * burst,
+    }
+}
+
+async fn bucket_takes_follow_gcra(ctx: Ctx) {
+    use store::{BucketKey, BucketOutcome::*, BucketTake};
+    let s = &*ctx.store;
+    let key = BucketKey::of("test", &[b"alice"]);
+    let other = BucketKey::of("test", &[b"bob"]);
+    let take = hard(10, 3);
+    for tat in [NOW + 10, NOW + 20, NOW + 30] {
+        assert_eq!(
+            s.take_from_bucket(&key, take, NOW).await.unwrap(),
+            Taken { tat }
+        );
+    }
+    // Empty: refused, and nothing changes.
+    for _ in 0..2 {
+        assert_eq!(
+            s.take_from_bucket(&key, take, NOW).await.unwrap(),
+            Refused { tat: NOW + 30 }
+        );
+    }
+    // Another key is another bucket.
+    assert_eq!(
+        s.take_from_bucket(&other, take, NOW).await.unwrap(),
+        Taken { tat: NOW + 10 }
+    );
+    // A give-back returns one period, never before now; a missing row is no error.
+    s.give_back_to_bucket(&key, 10, NOW).await.unwrap();
+    assert_eq!(
+        s.take_from_bucket(&key, take, NOW).await.unwrap(),
+        Taken { tat: NOW + 30 }
+    );
+    s.give_back_to_bucket(&BucketKey::of("test", &[b"nobody"]), 10, NOW)
+        .await
+        .unwrap();
+    // Time earns takes back.
+    assert_eq!(
+        s.take_from_bucket(&key, take, NOW + 15).await.unwrap(),
+        Taken { tat: NOW + 40 }
+    );
+    // A bucket that never refuses is stored no further ahead than its ceiling.
+    let soft = BucketTake {
+        period: 10,
+        limit: i64::MAX / 4,
+        ceiling: 25,
+    };
+    let free = BucketKey::of("test", &[b"soft"]);
+    for tat in [NOW + 10, NOW + 20, NOW + 25, NOW + 25] {
+        assert_eq!(
+            s.take_from_bucket(&free, soft, NOW).await.unwrap(),
+            Taken { tat }
+        );
+    }
+    // Nonsense is refused.
+    let bad = BucketTake {
+        period: 0,
+        limit: 1,
+        ceiling: 1,
+    };
+    assert!(matches!(
+        s.take_from_bucket(&key, bad, NOW).await,
+        Err(StoreError::Invalid(_))
+    ));
+    // Full buckets (tat <= now) are purged, in bounded batches; others stay.
+    assert_eq!(s.purge_full_buckets(NOW + 20, 10).await.unwrap(), 1); // bob's
+    assert_eq!(s.purge_full_buckets(NOW + 40, 1).await.unwrap(), 1);
+    assert_eq!(s.purge_full_buckets(NOW + 40, 1).await.unwrap(), 1);
+    assert_eq!(s.purge_full_buckets(NOW + 40, 10).await.unwrap(), 0);
+    assert_eq!(
+        s.take_from_bucket(&key, take, NOW + 40).await.unwrap(),
+        Taken { tat: NOW + 50 }
+    );
+}
+
+async fn concurrent_bucket_takes_take_the_burst(ctx: Ctx) {
+    use store::{BucketKey, BucketOutcome};
+    let second = store::connect(&ctx.url).await.unwrap();
+    let key = BucketKey::of("test", &[b"contended"]);
+    let barrier = Arc::new(tokio::sync::Barrier::new(40));
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let store = Arc::clone(if i % 2 == 0 { &ctx.store } else { &second });
+        let barrier = Arc::clone(&barrier);
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            store
+                .take_from_bucket(&key, hard(60, 5), NOW)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut taken = 0;
+    for t in tasks {
+        if let BucketOutcome::Taken { .. } = t.await.unwrap() {
+            taken += 1;
+        }
+    }
+    assert_eq!(taken, 5);
+    second.close().await;
+}

@@ -52,6 +52,7 @@ on_both_backends!(
     throttle::unknown_user_and_wrong_password_answer_alike,
     throttle::a_stranger_cannot_lock_the_owner_out,
     throttle::instances_sharing_a_database_share_the_limits,
+    throttle::forwarded_garbage_cannot_spend_the_proxy_bucket,
     oidc::oidc_login_creates_then_finds_the_user,
     oidc::oidc_login_refuses_bad_id_tokens,
     oidc::oidc_links_only_verified_emails,

@@ -275,3 +275,38 @@ pub(crate) async fn instances_sharing_a_database_share_the_limits(ctx: Ctx) {
     b.stop().await;
     a.stop().await;
 }
+
+// ---- finding 6: a forwarded garbage hop cannot move failures into the proxy's bucket --------
+
+pub(crate) async fn forwarded_garbage_cannot_spend_the_proxy_bucket(ctx: Ctx) {
+    let issuer = Issuer::start_with_toml(
+        ctx.store,
+        BEHIND_PROXY,
+        &[
+            ("TESSERA_THROTTLE__ADDRESS_ATTEMPTS", "3"),
+            ("TESSERA_THROTTLE__ADDRESS_WINDOW", "1m"),
+            SMALL_DELAYS,
+        ],
+    )
+    .await;
+    // The attacker writes a garbage hop; the proxy appends his real address.
+    let attacker = "garbage, 198.51.100.66";
+    for name in ["u1", "u2", "u3"] {
+        login_from(&issuer, attacker, name, "guess")
+            .await
+            .assert_error(401, "invalid_grant");
+    }
+    // His own address is spent…
+    login_from(&issuer, attacker, "u4", "guess")
+        .await
+        .assert_error(429, "too_many_requests");
+    login_from(&issuer, "198.51.100.66", "u4", "guess")
+        .await
+        .assert_error(429, "too_many_requests");
+    // …not the proxy's: a request the proxy makes itself (no header) is still answered.
+    issuer
+        .login("u5", "guess")
+        .await
+        .assert_error(401, "invalid_grant");
+    issuer.stop().await;
+}
