@@ -873,9 +873,9 @@ impl Store for This {
         let activated_at = match key.state {
             KeyState::Next => None,
             KeyState::Active => Some(now),
-            KeyState::Retired => {
+            KeyState::Retired | KeyState::Revoked => {
                 return Err(StoreError::Invalid(
-                    "a new signing key is next or active, not retired".to_owned(),
+                    "a new signing key is next or active, not retired or revoked".to_owned(),
                 ));
             }
         };
@@ -927,14 +927,28 @@ impl Store for This {
         for t in transitions {
             check_transition(t.from, t.to, t.delete_after)?;
         }
-        // Retirements first: the index allowing one active key is checked per statement.
+        // Retirements (and revocations) first: the index allowing one active key is checked
+        // per statement.
         let mut ordered: Vec<&KeyTransition<'_>> = transitions.iter().collect();
-        ordered.sort_by_key(|t| t.to != KeyState::Retired);
+        ordered.sort_by_key(|t| t.to == KeyState::Active);
 
         let mut tx = self.write_tx().await?;
         let mut changed = Vec::with_capacity(ordered.len());
         for t in ordered {
-            let query = if t.to == KeyState::Retired {
+            let query = if t.to == KeyState::Revoked {
+                // A revoked key never signs again: its private key is erased, not kept.
+                sqlx::query_as(concat!(
+                    "UPDATE signing_keys SET state = 'revoked', \
+                     retired_at = COALESCE(retired_at, $3), delete_after = NULL, \
+                     private_key_ciphertext = $4, private_key_nonce = $4 \
+                     WHERE kid = $1 AND state = $2 RETURNING ",
+                    key_columns!()
+                ))
+                .bind(t.kid)
+                .bind(t.from.as_str())
+                .bind(now)
+                .bind(Vec::<u8>::new())
+            } else if t.to == KeyState::Retired {
                 sqlx::query_as(concat!(
                     "UPDATE signing_keys SET state = 'retired', retired_at = $3, \
                      delete_after = $4 WHERE kid = $1 AND state = $2 RETURNING ",
