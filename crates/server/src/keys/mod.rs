@@ -37,7 +37,13 @@
 //! keys that verify `/userinfo` and introspection. Revoking the active key makes another
 //! active in the same step (the `next` key, or a new one): the issuer is never without a
 //! signing key. Other instances drop it at their next reload (within `R`).
-
+//!
+//! ## Master key rotation
+//!
+//! [`reseal_all`](KeyManager::reseal_all) re-encrypts every stored private key under the
+//! current master key, one compare-and-set per row ([`Store::reseal_signing_key`]): keys
+//! sealed under a previous master key (still in the [`MasterKeyRing`]) are opened, sealed
+//! again and written only if the row is unchanged. Running it twice changes nothing.
 
 pub mod master;
 
@@ -320,6 +326,8 @@ impl RotationReport {
 /// How often [`KeyManager::revoke`] tries for the rotation lock, and how far apart.
 const REVOKE_ATTEMPTS: u32 = 40;
 const REVOKE_RETRY: Duration = Duration::from_millis(250);
+/// Passes of [`KeyManager::reseal_all`] over rows that changed under it.
+const RESEAL_PASSES: u32 = 5;
 
 /// What [`KeyManager::revoke`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -331,6 +339,20 @@ pub struct Revocation {
     pub was: KeyState,
     /// The key that became active in its place (when the revoked key was the active one).
     pub activated: Option<String>,
+}
+
+/// What [`KeyManager::reseal_all`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResealReport {
+    /// The id of the master key everything is now sealed under.
+    pub master_key_id: String,
+    /// Keys resealed by this run.
+    pub resealed: Vec<String>,
+    /// Keys whose master key is not configured (kid, why): left as they were.
+    pub unreadable: Vec<(String, String)>,
+    /// Keys still sealed under another master key at the end (empty: done).
+    pub remaining: Vec<String>,
 }
 
 /// Loads, serves and rotates the issuer's signing keys. Share it behind an `Arc`.
@@ -796,6 +818,66 @@ impl KeyManager {
         self.metrics.key_rotation("revoked");
         tracing::warn!(kid = %kid, was = %target.state, activated = revocation.activated.as_deref().unwrap_or("-"), "revoked a signing key: out of the JWKS, its tokens no longer verify here");
         Ok(revocation)
+    }
+
+    /// Re-encrypts every stored private key that is not under the current master key (see the
+    /// [module docs](self#master-key-rotation)). Each row is a compare-and-set: a row changed
+    /// meanwhile is read again, never overwritten. A key that cannot be opened (its master key
+    /// is not in the ring) is listed in [`ResealReport::unreadable`] and left as it is.
+    pub async fn reseal_all(&self) -> Result<ResealReport, KeyError> {
+        let current = self.master.current().id().to_owned();
+        let mut report = ResealReport {
+            master_key_id: current.clone(),
+            ..ResealReport::default()
+        };
+        for _ in 0..RESEAL_PASSES {
+            let pending: Vec<SigningKeyRecord> = self
+                .store
+                .signing_keys()
+                .await?
+                .into_iter()
+                .filter(|r| r.state != KeyState::Revoked && r.private_key.master_key_id != current)
+                .filter(|r| !report.unreadable.iter().any(|(kid, _)| *kid == r.kid))
+                .collect();
+            if pending.is_empty() {
+                break;
+            }
+            for record in pending {
+                let plaintext =
+                    match self
+                        .master
+                        .open(&record.kid, &record.alg, &record.private_key)
+                    {
+                        Ok(plaintext) => plaintext,
+                        Err(e) => {
+                            report.unreadable.push((record.kid.clone(), e.to_string()));
+                            continue;
+                        }
+                    };
+                let resealed = self.master.seal(&record.kid, &record.alg, &plaintext)?;
+                // Nothing is written that this ring cannot read back.
+                self.master.open(&record.kid, &record.alg, &resealed)?;
+                if self
+                    .store
+                    .reseal_signing_key(&record.kid, &record.private_key, &resealed)
+                    .await?
+                {
+                    tracing::info!(kid = %record.kid, from = %record.private_key.master_key_id, to = %current, "resealed a signing key under the current master key");
+                    report.resealed.push(record.kid.clone());
+                }
+                // Else the row changed meanwhile (another run resealed it, it was revoked or
+                // deleted): the next pass reads it again.
+            }
+        }
+        report.remaining = self
+            .store
+            .signing_keys()
+            .await?
+            .into_iter()
+            .filter(|r| r.state != KeyState::Revoked && r.private_key.master_key_id != current)
+            .map(|r| r.kid)
+            .collect();
+        Ok(report)
     }
 
     /// Generates a key (off the async runtime: RSA takes time), encrypts and stores it.

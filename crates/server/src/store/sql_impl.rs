@@ -19,6 +19,7 @@
 use async_trait::async_trait;
 use sqlx::Transaction;
 
+use crate::store::EncryptedPrivateKey;
 use crate::store::error::{DbFailure, classify};
 use crate::store::sql::{
     ClientRow, FamilyRow, IdentityRow, KeyRow, LockRow, ROTATION_LOCK, TokenRow, UserRow,
@@ -1000,6 +1001,31 @@ impl Store for This {
             return Err(Self::key_mismatch(&mut tx, kid, KeyState::Retired).await);
         }
         Self::commit(tx).await
+    }
+
+    async fn reseal_signing_key(
+        &self,
+        kid: &str,
+        current: &EncryptedPrivateKey,
+        resealed: &EncryptedPrivateKey,
+    ) -> Result<bool, StoreError> {
+        // The nonce is random per seal: matching it (and the master key id) is the
+        // compare-and-set, so a concurrent reseal of the same row is never overwritten.
+        let done = sqlx::query(
+            "UPDATE signing_keys SET private_key_ciphertext = $4, private_key_nonce = $5, \
+             master_key_id = $6 WHERE kid = $1 AND master_key_id = $2 \
+             AND private_key_nonce = $3 AND state <> 'revoked'",
+        )
+        .bind(kid)
+        .bind(&current.master_key_id)
+        .bind(&current.nonce)
+        .bind(&resealed.ciphertext)
+        .bind(&resealed.nonce)
+        .bind(&resealed.master_key_id)
+        .execute(&self.pool)
+        .await
+        .map_err(Self::fail)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn try_rotation_lock(
