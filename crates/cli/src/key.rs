@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 
 use tessera_server::keys::RotateMode;
 use tessera_server::metrics::Metrics;
+use tessera_server::store::KeyState;
 
 use crate::keyfile::{self, KeyFile};
 use crate::output;
@@ -29,6 +30,7 @@ pub(crate) enum KeyCommand {
     Thumbprint(ThumbprintArgs),
     List(ListArgs),
     Rotate(RotateArgs),
+    Revoke(RevokeArgs),
 }
 
 pub(crate) fn run(command: KeyCommand) -> Result<()> {
@@ -38,6 +40,7 @@ pub(crate) fn run(command: KeyCommand) -> Result<()> {
         KeyCommand::Thumbprint(args) => thumbprint(args),
         KeyCommand::List(args) => list(args),
         KeyCommand::Rotate(args) => rotate(args),
+        KeyCommand::Revoke(args) => revoke(args),
     }
 }
 
@@ -226,7 +229,7 @@ fn thumbprint(args: ThumbprintArgs) -> Result<()> {
     about = "List the issuer's signing keys and their states",
     long_about = "List the issuer's signing keys (in its database): kid, algorithm, state \
         (next: published, not signing yet; active: signs; retired: published until the tokens \
-        it signed have expired) and dates. Uses the same --config and TESSERA_* variables as \
+        it signed have expired; revoked: withdrawn, never published) and dates. Uses the same --config and TESSERA_* variables as \
         `tessera serve`.",
     after_help = "Examples:\n  tessera key list\n  tessera key list --json --config tessera.toml"
 )]
@@ -363,5 +366,53 @@ fn rotate(args: RotateArgs) -> Result<()> {
             date(Some(at))
         ))?;
     }
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+#[command(
+    about = "Revoke a compromised signing key: out of the JWKS at once",
+    long_about = "Revoke one of the issuer's signing keys (a compromised one), in its database. \
+        It leaves the JWKS at once, its private key is erased, and tokens it signed are refused \
+        by /userinfo, introspection and the admin API; this cannot be undone. If it was the \
+        active key, another one becomes active in the same step (the next key, or a new one), \
+        so the issuer never stops signing.\n\n\
+        Running instances drop the key within keys.refresh_interval. Verifiers that cached the \
+        JWKS (tessera-guard, other JWKS caches) may accept its tokens until their cache \
+        expires (keys.jwks_max_age at most): restart them or make them refetch to stop sooner.\n\n\
+        Exit codes: 0 revoked (or already revoked); 2 no such key, or the database is \
+        unreachable.",
+    after_help = "Examples:\n  tessera key list\n  tessera key revoke KID --config tessera.toml"
+)]
+pub(crate) struct RevokeArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// The key id (`tessera key list` shows them).
+    #[arg(value_name = "KID")]
+    kid: String,
+}
+
+fn revoke(args: RevokeArgs) -> Result<()> {
+    let (revocation, max_age) = block_on(async {
+        let ctx = args.config.context().await?;
+        let revocation = ctx.key_manager(Metrics::new()).revoke(&args.kid).await;
+        ctx.store.close().await;
+        Ok((revocation?, ctx.config.keys.jwks_max_age))
+    })?;
+    if revocation.was == KeyState::Revoked {
+        return output::line(&format!("key {} was already revoked", revocation.kid));
+    }
+    output::line(&format!(
+        "revoked key {} (was {})",
+        revocation.kid, revocation.was
+    ))?;
+    if let Some(active) = &revocation.activated {
+        output::line(&format!("active key: {active}"))?;
+    }
+    output::warning(&format!(
+        "running instances drop it within keys.refresh_interval; verifiers that cached the JWKS \
+         may accept its tokens for up to {} more",
+        crate::dates::span(max_age.as_secs())
+    ));
     Ok(())
 }

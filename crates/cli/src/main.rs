@@ -11,6 +11,7 @@ mod input;
 mod jwks;
 mod key;
 mod keyfile;
+mod master_key;
 mod output;
 mod serve;
 mod token;
@@ -52,6 +53,8 @@ enum Command {
     User(user::UserCommand),
     #[command(subcommand, about = client::ABOUT)]
     Client(client::ClientCommand),
+    #[command(subcommand, about = master_key::ABOUT)]
+    MasterKey(master_key::MasterKeyCommand),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::User(command) => user::run(command),
         Command::Client(command) => client::run(command),
+        Command::MasterKey(command) => master_key::run(command),
     };
     exit::code(result)
 }

@@ -138,6 +138,12 @@ pub const KEYS: &[KeyDoc] = &[
         "[]",
         "earlier master keys, base64url",
     ),
+    doc(
+        "previous_master_keys",
+        List,
+        "[]",
+        "files of the master keys used before `tessera master-key rotate` (one path, or a list): keys sealed under them stay readable during the rollover",
+    ),
     doc("log_format", Text, "text", "`text` or `json`"),
     doc(
         "tokens.access_ttl",
@@ -413,6 +419,9 @@ pub struct Config {
     pub old_master_key_files: Vec<PathBuf>,
     /// Earlier master keys (base64url).
     pub old_master_keys: Vec<Secret>,
+    /// Files of the master keys before the last switch (`previous_master_keys`): what they
+    /// sealed stays readable until `tessera master-key rotate` has resealed it.
+    pub previous_master_keys: Vec<PathBuf>,
     /// Log format.
     pub log_format: LogFormat,
     /// Token lifetimes.
@@ -704,6 +713,7 @@ struct RawConfig {
     master_key: Option<String>,
     old_master_key_files: Vec<PathBuf>,
     old_master_keys: Vec<String>,
+    previous_master_keys: Option<OneOrMany>,
     log_format: String,
     tokens: RawTokens,
     keys: RawKeys,
@@ -724,6 +734,7 @@ impl Default for RawConfig {
             master_key: None,
             old_master_key_files: Vec::new(),
             old_master_keys: Vec::new(),
+            previous_master_keys: None,
             log_format: "text".into(),
             tokens: RawTokens::default(),
             keys: RawKeys::default(),
@@ -1056,6 +1067,14 @@ impl Config {
             master_key,
             old_master_key_files: raw.old_master_key_files,
             old_master_keys: raw.old_master_keys.into_iter().map(Secret::new).collect(),
+            previous_master_keys: match raw.previous_master_keys {
+                None => Vec::new(),
+                Some(OneOrMany::One(path)) => vec![PathBuf::from(path)],
+                Some(OneOrMany::Many(paths)) => paths.into_iter().map(PathBuf::from).collect(),
+            }
+            .into_iter()
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect(),
             log_format,
             tokens,
             keys,

@@ -117,6 +117,10 @@ impl AdminContext {
 
     /// [`load`](Self::load) from a configuration already read, with a clock.
     pub async fn from_config(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartupError> {
+        // Said before connecting: the fix does not depend on the database.
+        if config.master_key == MasterKeySource::Default && config.sqlite_path().is_none() {
+            return Err(missing_master_key());
+        }
         let store = store::connect(config.database_url.expose()).await?;
         let (master, master_origin) = master_keys(&config, &*store).await?;
         if let MasterKeyOrigin::Created(path) = &master_origin {
@@ -164,6 +168,19 @@ impl AdminContext {
     }
 }
 
+/// A database without a default master key file (PostgreSQL, SQLite in memory) and none
+/// configured: the error names the command that makes one.
+fn missing_master_key() -> StartupError {
+    StartupError::Config(ConfigError::Invalid {
+        key: "master_key_file".into(),
+        reason:
+            "required with this database (instances sharing PostgreSQL must share the master key): \
+                 make one with `tessera master-key generate --out FILE` and set master_key_file \
+                 (or TESSERA_MASTER_KEY_FILE) to it"
+                .into(),
+    })
+}
+
 /// The default master key file of an SQLite database: `FILE.master-key` beside it.
 pub fn default_master_key_path(database: &Path) -> PathBuf {
     let mut name = database
@@ -192,12 +209,7 @@ pub async fn master_keys(
         ),
         MasterKeySource::Default => {
             let Some(db) = config.sqlite_path() else {
-                return Err(StartupError::Config(ConfigError::Invalid {
-                    key: "master_key_file".into(),
-                    reason: "required with this database (instances sharing PostgreSQL must share the master key): \
-                             set master_key_file or TESSERA_MASTER_KEY"
-                        .into(),
-                }));
+                return Err(missing_master_key());
             };
             let path = default_master_key_path(&db);
             if path.exists() {
@@ -218,7 +230,11 @@ pub async fn master_keys(
         }
     };
     let mut old = Vec::new();
-    for path in &config.old_master_key_files {
+    for path in config
+        .old_master_key_files
+        .iter()
+        .chain(&config.previous_master_keys)
+    {
         old.push(MasterKey::load_file(path)?);
     }
     for text in &config.old_master_keys {

@@ -54,6 +54,7 @@ both_backends!(
     wrong_master_key_is_refused_and_old_master_keys_read,
     two_instances_agree_and_one_concurrent_rotation_wins,
     a_rotation_at_one_instance_is_served_by_the_other_within_the_refresh_interval,
+    master_key_rotation_with_two_instances_serving_throughout,
 );
 
 /// Short periods, so that a simulated timeline has many rotations.
@@ -663,4 +664,138 @@ fn row_bytes(kid: String, text: [Vec<u8>; 4], blobs: [Vec<u8>; 2]) -> (String, V
     columns.extend(text);
     columns.extend(blobs);
     (kid, columns)
+}
+
+/// Each instance signs a token, and both verify both tokens through their JWKS.
+fn both_serve(x: &Instance, y: &Instance) {
+    let tokens = [
+        access_token(&x.keys.signer().unwrap(), T0, 900),
+        access_token(&y.keys.signer().unwrap(), T0, 900),
+    ];
+    for token in &tokens {
+        for verifier in [x, y] {
+            verifies_with_jwks(token, &verifier.keys.jwks().body, T0).unwrap();
+        }
+    }
+}
+
+fn sealed_under(records: &[store::SigningKeyRecord]) -> BTreeMap<String, String> {
+    records
+        .iter()
+        .map(|r| (r.kid.clone(), r.private_key.master_key_id.clone()))
+        .collect()
+}
+
+/// README's steps for `tessera master-key rotate` with two instances on one database: both
+/// sign and verify at every step, two concurrent reseals lose nothing and reseal each key once,
+/// and once the previous master key is dropped everything still loads.
+async fn master_key_rotation_with_two_instances_serving_throughout(ctx: Ctx) {
+    let clock = Arc::new(FixedClock::new(T0));
+    let (old_key, old_text) = MasterKey::generate().unwrap();
+    let (new_key, new_text) = MasterKey::generate().unwrap();
+    let (old_id, new_id) = (old_key.id().to_owned(), new_key.id().to_owned());
+    let key = |text: &str| MasterKey::from_base64url(text).unwrap();
+    let old_only = || Arc::new(MasterKeyRing::new(key(&old_text), vec![]));
+    let switched = || Arc::new(MasterKeyRing::new(key(&new_text), vec![key(&old_text)]));
+    let new_only = || Arc::new(MasterKeyRing::new(key(&new_text), vec![]));
+    let store_b = store::connect(&ctx.url).await.unwrap();
+
+    // Two instances under the old master key, with a retired, an active and a next key.
+    let a = manager(ctx.store.clone(), old_only(), clock.clone(), FAST);
+    let b = manager(store_b.clone(), old_only(), clock.clone(), FAST);
+    a.keys.init().await.unwrap();
+    b.keys.init().await.unwrap();
+    a.keys.rotate(RotateMode::Now).await.unwrap();
+    a.keys.rotate(RotateMode::Advance).await.unwrap();
+    b.keys.reload().await.unwrap();
+    both_serve(&a, &b);
+    let before = ctx.store.signing_keys().await.unwrap();
+    assert_eq!(before.len(), 3);
+
+    // A reseal that cannot read the keys (the previous master key not configured) changes
+    // nothing and says which keys it left.
+    let lacking = manager(ctx.store.clone(), new_only(), clock.clone(), FAST);
+    let report = lacking.keys.reseal_all().await.unwrap();
+    assert!(report.resealed.is_empty());
+    assert_eq!(report.unreadable.len(), 3, "{report:?}");
+    assert_eq!(report.remaining.len(), 3);
+    assert_eq!(ctx.store.signing_keys().await.unwrap(), before);
+
+    // 1–2: every instance gets the new master key, the old one as a previous key, restarted
+    // one at a time. Meanwhile a rotation promotes an old-sealed key and seals a new one
+    // under the new master key.
+    let a = manager(ctx.store.clone(), switched(), clock.clone(), FAST);
+    a.keys.init().await.unwrap();
+    both_serve(&a, &b);
+    a.keys.rotate(RotateMode::Now).await.unwrap();
+    a.keys.rotate(RotateMode::Advance).await.unwrap();
+    b.keys.reload().await.unwrap();
+    both_serve(&a, &b);
+    let b = manager(store_b.clone(), switched(), clock.clone(), FAST);
+    b.keys.init().await.unwrap();
+    both_serve(&a, &b);
+    let mixed = ctx.store.signing_keys().await.unwrap();
+    let ids: BTreeSet<String> = sealed_under(&mixed).into_values().collect();
+    assert_eq!(ids, BTreeSet::from([old_id.clone(), new_id.clone()]));
+    let old_sealed: BTreeSet<String> = mixed
+        .iter()
+        .filter(|r| r.private_key.master_key_id == old_id)
+        .map(|r| r.kid.clone())
+        .collect();
+
+    // 3: `tessera master-key rotate`, run at both instances at once: every key under the new
+    // master key, each resealed exactly once (compare-and-set per row), nothing lost.
+    let (ra, rb) = tokio::join!(a.keys.reseal_all(), b.keys.reseal_all());
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    for report in [&ra, &rb] {
+        assert!(report.remaining.is_empty(), "{report:?}");
+        assert!(report.unreadable.is_empty(), "{report:?}");
+        assert_eq!(report.master_key_id, new_id);
+    }
+    let mut resealed: Vec<String> = ra.resealed.iter().chain(&rb.resealed).cloned().collect();
+    resealed.sort();
+    assert_eq!(resealed, old_sealed.iter().cloned().collect::<Vec<_>>());
+    let after = ctx.store.signing_keys().await.unwrap();
+    assert!(sealed_under(&after).values().all(|id| *id == new_id));
+    assert_eq!(after.len(), mixed.len());
+    for (was, is) in mixed.iter().zip(&after) {
+        assert_eq!(
+            (&was.kid, was.state, &was.public_jwk),
+            (&is.kid, is.state, &is.public_jwk)
+        );
+    }
+    a.keys.reload().await.unwrap();
+    b.keys.reload().await.unwrap();
+    both_serve(&a, &b);
+    // A stale compare-and-set (the row was resealed meanwhile) writes nothing.
+    let stale = &mixed.iter().find(|r| old_sealed.contains(&r.kid)).unwrap();
+    let bogus = switched().seal(&stale.kid, &stale.alg, b"x").unwrap();
+    assert!(
+        !ctx.store
+            .reseal_signing_key(&stale.kid, &stale.private_key, &bogus)
+            .await
+            .unwrap()
+    );
+    assert_eq!(ctx.store.signing_keys().await.unwrap(), after);
+    // Run again: nothing to do.
+    let again = a.keys.reseal_all().await.unwrap();
+    assert!(
+        again.resealed.is_empty() && again.remaining.is_empty(),
+        "{again:?}"
+    );
+
+    // 4: the previous master key dropped everywhere: every key still loads and signs,
+    // including the next one once it is promoted.
+    let active = kid(&a.keys.signer().unwrap());
+    let a = manager(ctx.store.clone(), new_only(), clock.clone(), FAST);
+    let b = manager(store_b.clone(), new_only(), clock.clone(), FAST);
+    a.keys.init().await.unwrap();
+    b.keys.init().await.unwrap();
+    assert_eq!(kid(&a.keys.signer().unwrap()), active);
+    both_serve(&a, &b);
+    a.keys.rotate(RotateMode::Now).await.unwrap();
+    b.keys.reload().await.unwrap();
+    assert_ne!(kid(&b.keys.signer().unwrap()), active);
+    both_serve(&a, &b);
+    store_b.close().await;
 }

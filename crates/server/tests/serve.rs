@@ -154,6 +154,10 @@ async fn postgres_needs_a_configured_master_key() {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("master_key_file"), "{err}");
+        assert!(
+            err.to_string().contains("tessera master-key generate"),
+            "{err}"
+        );
         let _ = &ctx.store;
     })
     .await;

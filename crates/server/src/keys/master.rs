@@ -225,7 +225,7 @@ impl MasterKeyRing {
         let key = self.find(&sealed.master_key_id).ok_or_else(|| {
             KeyError::MasterKey(format!(
                 "signing key {kid} is encrypted under master key {}, which is not configured \
-                 (add it to old_master_key_files or old_master_keys)",
+                 (add its file to previous_master_keys)",
                 sealed.master_key_id
             ))
         })?;

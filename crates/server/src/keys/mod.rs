@@ -29,6 +29,21 @@
 //! Once [`spawn_refresh`](KeyManager::spawn_refresh) runs, a snapshot older than `2R` (the
 //! database unreachable for that long) stops signing rather than sign with a key that may have
 //! been retired meanwhile.
+//!
+//! ## Revocation
+//!
+//! [`revoke`](KeyManager::revoke) withdraws a compromised key at once: `revoked` in the table
+//! (its private key erased), out of this instance's snapshot, so out of the JWKS and of the
+//! keys that verify `/userinfo` and introspection. Revoking the active key makes another
+//! active in the same step (the `next` key, or a new one): the issuer is never without a
+//! signing key. Other instances drop it at their next reload (within `R`).
+//!
+//! ## Master key rotation
+//!
+//! [`reseal_all`](KeyManager::reseal_all) re-encrypts every stored private key under the
+//! current master key, one compare-and-set per row ([`Store::reseal_signing_key`]): keys
+//! sealed under a previous master key (still in the [`MasterKeyRing`]) are opened, sealed
+//! again and written only if the row is unchanged. Running it twice changes nothing.
 
 pub mod master;
 
@@ -308,6 +323,38 @@ impl RotationReport {
     }
 }
 
+/// How often [`KeyManager::revoke`] tries for the rotation lock, and how far apart.
+const REVOKE_ATTEMPTS: u32 = 40;
+const REVOKE_RETRY: Duration = Duration::from_millis(250);
+/// Passes of [`KeyManager::reseal_all`] over rows that changed under it.
+const RESEAL_PASSES: u32 = 5;
+
+/// What [`KeyManager::revoke`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Revocation {
+    /// The revoked key.
+    pub kid: String,
+    /// Its state before (`Revoked`: it already was, nothing changed).
+    pub was: KeyState,
+    /// The key that became active in its place (when the revoked key was the active one).
+    pub activated: Option<String>,
+}
+
+/// What [`KeyManager::reseal_all`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResealReport {
+    /// The id of the master key everything is now sealed under.
+    pub master_key_id: String,
+    /// Keys resealed by this run.
+    pub resealed: Vec<String>,
+    /// Keys whose master key is not configured (kid, why): left as they were.
+    pub unreadable: Vec<(String, String)>,
+    /// Keys still sealed under another master key at the end (empty: done).
+    pub remaining: Vec<String>,
+}
+
 /// Loads, serves and rotates the issuer's signing keys. Share it behind an `Arc`.
 #[derive(Debug)]
 pub struct KeyManager {
@@ -455,7 +502,7 @@ impl KeyManager {
         let mut verifying = Vec::new();
         let mut published = Vec::new();
         let mut infos = Vec::new();
-        for record in &records {
+        for record in records.iter().filter(|r| r.state != KeyState::Revoked) {
             let (public, key) = match public_key(record) {
                 Ok(pair) => pair,
                 Err(e) => {
@@ -693,6 +740,144 @@ impl KeyManager {
         report.activated = Some(next.to_owned());
         report.retired = Some(active.to_owned());
         Ok(())
+    }
+
+    /// Withdraws a (compromised) key at once, under the rotation lock (waiting a few seconds
+    /// for another instance's lease): see the [module docs](self#revocation). Revoking a
+    /// revoked key again changes nothing; an unknown kid is [`StoreError::NotFound`]. This
+    /// instance's snapshot, JWKS and verification keys no longer hold the key when it returns.
+    pub async fn revoke(&self, kid: &str) -> Result<Revocation, KeyError> {
+        for _ in 0..REVOKE_ATTEMPTS {
+            let outcome = store::with_rotation_lock(
+                &*self.store,
+                &self.holder,
+                self.clock.now(),
+                self.policy.lock_ttl,
+                |lock| self.revoke_locked(kid, lock),
+            )
+            .await?;
+            if let Some(revocation) = outcome {
+                self.reload().await?;
+                return Ok(revocation);
+            }
+            tokio::time::sleep(REVOKE_RETRY).await;
+        }
+        Err(KeyError::Busy)
+    }
+
+    async fn revoke_locked(&self, kid: &str, lock: RotationLock) -> Result<Revocation, KeyError> {
+        let records = self.store.signing_keys().await?;
+        let Some(target) = records.iter().find(|r| r.kid == kid) else {
+            return Err(StoreError::not_found("signing key", kid).into());
+        };
+        let mut revocation = Revocation {
+            kid: kid.to_owned(),
+            was: target.state,
+            activated: None,
+        };
+        if target.state == KeyState::Revoked {
+            return Ok(revocation);
+        }
+        let revoke = KeyTransition {
+            kid,
+            from: target.state,
+            to: KeyState::Revoked,
+            delete_after: None,
+        };
+        if target.state != KeyState::Active {
+            self.check_lease(&lock)?;
+            self.store
+                .transition_signing_keys(&[revoke], self.clock.now())
+                .await?;
+        } else {
+            // The successor is the `next` key (published already, if not for long) or a new
+            // one: verifiers whose cached JWKS lacks it refuse its tokens until they refetch,
+            // which is better than signing on with a compromised key.
+            let successor = match records.iter().find(|r| r.state == KeyState::Next) {
+                Some(next) => next.kid.clone(),
+                None => self.create(KeyState::Next, &lock).await?.kid,
+            };
+            self.check_lease(&lock)?;
+            self.store
+                .transition_signing_keys(
+                    &[
+                        revoke,
+                        KeyTransition {
+                            kid: &successor,
+                            from: KeyState::Next,
+                            to: KeyState::Active,
+                            delete_after: None,
+                        },
+                    ],
+                    self.clock.now(),
+                )
+                .await?;
+            self.metrics.key_rotation("activated");
+            revocation.activated = Some(successor);
+        }
+        self.metrics.key_rotation("revoked");
+        tracing::warn!(kid = %kid, was = %target.state, activated = revocation.activated.as_deref().unwrap_or("-"), "revoked a signing key: out of the JWKS, its tokens no longer verify here");
+        Ok(revocation)
+    }
+
+    /// Re-encrypts every stored private key that is not under the current master key (see the
+    /// [module docs](self#master-key-rotation)). Each row is a compare-and-set: a row changed
+    /// meanwhile is read again, never overwritten. A key that cannot be opened (its master key
+    /// is not in the ring) is listed in [`ResealReport::unreadable`] and left as it is.
+    pub async fn reseal_all(&self) -> Result<ResealReport, KeyError> {
+        let current = self.master.current().id().to_owned();
+        let mut report = ResealReport {
+            master_key_id: current.clone(),
+            ..ResealReport::default()
+        };
+        for _ in 0..RESEAL_PASSES {
+            let pending: Vec<SigningKeyRecord> = self
+                .store
+                .signing_keys()
+                .await?
+                .into_iter()
+                .filter(|r| r.state != KeyState::Revoked && r.private_key.master_key_id != current)
+                .filter(|r| !report.unreadable.iter().any(|(kid, _)| *kid == r.kid))
+                .collect();
+            if pending.is_empty() {
+                break;
+            }
+            for record in pending {
+                let plaintext =
+                    match self
+                        .master
+                        .open(&record.kid, &record.alg, &record.private_key)
+                    {
+                        Ok(plaintext) => plaintext,
+                        Err(e) => {
+                            report.unreadable.push((record.kid.clone(), e.to_string()));
+                            continue;
+                        }
+                    };
+                let resealed = self.master.seal(&record.kid, &record.alg, &plaintext)?;
+                // Nothing is written that this ring cannot read back.
+                self.master.open(&record.kid, &record.alg, &resealed)?;
+                if self
+                    .store
+                    .reseal_signing_key(&record.kid, &record.private_key, &resealed)
+                    .await?
+                {
+                    tracing::info!(kid = %record.kid, from = %record.private_key.master_key_id, to = %current, "resealed a signing key under the current master key");
+                    report.resealed.push(record.kid.clone());
+                }
+                // Else the row changed meanwhile (another run resealed it, it was revoked or
+                // deleted): the next pass reads it again.
+            }
+        }
+        report.remaining = self
+            .store
+            .signing_keys()
+            .await?
+            .into_iter()
+            .filter(|r| r.state != KeyState::Revoked && r.private_key.master_key_id != current)
+            .map(|r| r.kid)
+            .collect();
+        Ok(report)
     }
 
     /// Generates a key (off the async runtime: RSA takes time), encrypts and stores it.

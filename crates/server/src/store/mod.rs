@@ -376,6 +376,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Deletes a retired key ([`StoreError::KeyStateMismatch`] if it is not retired).
     async fn delete_signing_key(&self, kid: &str) -> Result<(), StoreError>;
 
+    /// Replaces a key's encrypted private key (`tessera master-key rotate`), compare-and-set:
+    /// only if the row still holds `current` (the same master key id and nonce) and the key is
+    /// not revoked. `false` when it does not (resealed by another run meanwhile, revoked,
+    /// deleted): nothing changed.
+    async fn reseal_signing_key(
+        &self,
+        kid: &str,
+        current: &EncryptedPrivateKey,
+        resealed: &EncryptedPrivateKey,
+    ) -> Result<bool, StoreError>;
+
     /// Takes the key-rotation lock for `ttl` seconds if nobody holds an unexpired lease:
     /// `Some(lease)`, else `None`. Not reentrant: a second call by the same holder gets `None`
     /// while its lease is valid.

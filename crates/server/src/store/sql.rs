@@ -291,9 +291,10 @@ pub(super) fn check_transition(
     to: KeyState,
     delete_after: Option<i64>,
 ) -> Result<(), StoreError> {
-    use KeyState::{Active, Next, Retired};
+    use KeyState::{Active, Next, Retired, Revoked};
     match (from, to) {
         (Next, Active) | (Next, Retired) | (Active, Retired) => {}
+        (Next | Active | Retired, Revoked) => {}
         _ => {
             return Err(StoreError::Invalid(format!(
                 "a signing key cannot go from {from} to {to}"

@@ -19,6 +19,7 @@
 use async_trait::async_trait;
 use sqlx::Transaction;
 
+use crate::store::EncryptedPrivateKey;
 use crate::store::error::{DbFailure, classify};
 use crate::store::sql::{
     ClientRow, FamilyRow, IdentityRow, KeyRow, LockRow, ROTATION_LOCK, TokenRow, UserRow,
@@ -874,9 +875,9 @@ impl Store for This {
         let activated_at = match key.state {
             KeyState::Next => None,
             KeyState::Active => Some(now),
-            KeyState::Retired => {
+            KeyState::Retired | KeyState::Revoked => {
                 return Err(StoreError::Invalid(
-                    "a new signing key is next or active, not retired".to_owned(),
+                    "a new signing key is next or active, not retired or revoked".to_owned(),
                 ));
             }
         };
@@ -928,14 +929,28 @@ impl Store for This {
         for t in transitions {
             check_transition(t.from, t.to, t.delete_after)?;
         }
-        // Retirements first: the index allowing one active key is checked per statement.
+        // Retirements (and revocations) first: the index allowing one active key is checked
+        // per statement.
         let mut ordered: Vec<&KeyTransition<'_>> = transitions.iter().collect();
-        ordered.sort_by_key(|t| t.to != KeyState::Retired);
+        ordered.sort_by_key(|t| t.to == KeyState::Active);
 
         let mut tx = self.write_tx().await?;
         let mut changed = Vec::with_capacity(ordered.len());
         for t in ordered {
-            let query = if t.to == KeyState::Retired {
+            let query = if t.to == KeyState::Revoked {
+                // A revoked key never signs again: its private key is erased, not kept.
+                sqlx::query_as(concat!(
+                    "UPDATE signing_keys SET state = 'revoked', \
+                     retired_at = COALESCE(retired_at, $3), delete_after = NULL, \
+                     private_key_ciphertext = $4, private_key_nonce = $4 \
+                     WHERE kid = $1 AND state = $2 RETURNING ",
+                    key_columns!()
+                ))
+                .bind(t.kid)
+                .bind(t.from.as_str())
+                .bind(now)
+                .bind(Vec::<u8>::new())
+            } else if t.to == KeyState::Retired {
                 sqlx::query_as(concat!(
                     "UPDATE signing_keys SET state = 'retired', retired_at = $3, \
                      delete_after = $4 WHERE kid = $1 AND state = $2 RETURNING ",
@@ -987,6 +1002,31 @@ impl Store for This {
             return Err(Self::key_mismatch(&mut tx, kid, KeyState::Retired).await);
         }
         Self::commit(tx).await
+    }
+
+    async fn reseal_signing_key(
+        &self,
+        kid: &str,
+        current: &EncryptedPrivateKey,
+        resealed: &EncryptedPrivateKey,
+    ) -> Result<bool, StoreError> {
+        // The nonce is random per seal: matching it (and the master key id) is the
+        // compare-and-set, so a concurrent reseal of the same row is never overwritten.
+        let done = sqlx::query(
+            "UPDATE signing_keys SET private_key_ciphertext = $4, private_key_nonce = $5, \
+             master_key_id = $6 WHERE kid = $1 AND master_key_id = $2 \
+             AND private_key_nonce = $3 AND state <> 'revoked'",
+        )
+        .bind(kid)
+        .bind(&current.master_key_id)
+        .bind(&current.nonce)
+        .bind(&resealed.ciphertext)
+        .bind(&resealed.nonce)
+        .bind(&resealed.master_key_id)
+        .execute(&self.pool)
+        .await
+        .map_err(Self::fail)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn try_rotation_lock(

@@ -405,6 +405,9 @@ pub enum KeyState {
     Active,
     /// Signs nothing, stays published until the tokens it signed have expired.
     Retired,
+    /// Withdrawn (a compromised key): never published, signs and verifies nothing, its
+    /// private key erased. The row stays, for `tessera key list`.
+    Revoked,
 }
 
 impl KeyState {
@@ -414,6 +417,7 @@ impl KeyState {
             Self::Next => "next",
             Self::Active => "active",
             Self::Retired => "retired",
+            Self::Revoked => "revoked",
         }
     }
 }
@@ -432,8 +436,9 @@ impl FromStr for KeyState {
             "next" => Ok(Self::Next),
             "active" => Ok(Self::Active),
             "retired" => Ok(Self::Retired),
+            "revoked" => Ok(Self::Revoked),
             other => Err(StoreError::Invalid(format!(
-                "unknown key state {other:?} (expected next, active or retired)"
+                "unknown key state {other:?} (expected next, active, retired or revoked)"
             ))),
         }
     }
@@ -506,7 +511,8 @@ pub struct NewSigningKey<'a> {
 /// One compare-and-set step of
 /// [`Store::transition_signing_keys`](crate::store::Store::transition_signing_keys).
 ///
-/// Allowed: `Next → Active`, `Next → Retired`, `Active → Retired`.
+/// Allowed: `Next → Active`, `Next → Retired`, `Active → Retired`, and any of `Next`,
+/// `Active`, `Retired` → `Revoked` (which also erases the private key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyTransition<'a> {
     /// The key.
@@ -574,7 +580,12 @@ mod tests {
 
     #[test]
     fn key_state_names_round_trip() {
-        for state in [KeyState::Next, KeyState::Active, KeyState::Retired] {
+        for state in [
+            KeyState::Next,
+            KeyState::Active,
+            KeyState::Retired,
+            KeyState::Revoked,
+        ] {
             assert_eq!(state.as_str().parse::<KeyState>().unwrap(), state);
             assert_eq!(state.to_string(), state.as_str());
         }

@@ -17,6 +17,7 @@
 //! | `PATCH /admin/api/users/{id}` `{"disabled"?,"roles"?}` | 200 the user · 400 · 404 |
 //! | `GET /admin/api/keys` | 200 `{"keys":[{"kid","alg","state","created_at","activated_at","retired_at","delete_after"}]}` |
 //! | `POST /admin/api/keys/rotate` `{"now"?}` (body optional) | 200 `{"keys":[…],"rotation":{…}}` · 503 when another instance holds the rotation lock |
+//! | `POST /admin/api/keys/{kid}/revoke` | 200 `{"keys":[…],"revoked","was","activated"}` (`tessera key revoke`) · 404 · 503 |
 //! | `GET /admin/api/clients` | 200 `{"clients":[{"client_id","name","scopes","confidential","created_at"}]}` |
 //! | `POST /admin/api/clients` `{"name","scopes"?,"confidential"?}` | 201 the client, with `client_secret` (once) when confidential · 400 |
 //!
@@ -76,6 +77,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/admin/api/users/{id}", patch(update_user))
         .route("/admin/api/keys", get(list_keys))
         .route("/admin/api/keys/rotate", post(rotate_keys))
+        .route("/admin/api/keys/{kid}/revoke", post(revoke_key))
         .route("/admin/api/clients", get(list_clients).post(add_client))
 }
 
@@ -356,6 +358,37 @@ async fn rotate_keys(
     Ok(json_no_store(
         StatusCode::OK,
         json!({ "keys": keys, "rotation": report_json(&report) }),
+    ))
+}
+
+/// `POST /admin/api/keys/{kid}/revoke`: `tessera key revoke KID`. This server's JWKS and
+/// verification keys drop the key before the answer; other instances within
+/// `keys.refresh_interval`.
+async fn revoke_key(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Path(kid): Path<String>,
+) -> Result<Response, ApiError> {
+    // A kid is a thumbprint; anything far longer names no key (and is not worth a query).
+    if kid.is_empty() || kid.len() > 256 {
+        return Err(StoreError::not_found("signing key", "(invalid kid)").into());
+    }
+    let revocation = state.keys.revoke(&kid).await?;
+    tracing::warn!(
+        admin = %admin.user.id,
+        kid = %revocation.kid,
+        was = %revocation.was,
+        "signing key revoked by an administrator"
+    );
+    let keys = keys_json(&state).await?;
+    Ok(json_no_store(
+        StatusCode::OK,
+        json!({
+            "keys": keys,
+            "revoked": revocation.kid,
+            "was": revocation.was.as_str(),
+            "activated": revocation.activated,
+        }),
     ))
 }
 

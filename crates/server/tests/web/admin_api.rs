@@ -36,6 +36,7 @@ fn routes(some_user_id: &str) -> Vec<(Method, String, Option<Value>)> {
         ),
         (Method::GET, "/admin/api/keys".into(), None),
         (Method::POST, "/admin/api/keys/rotate".into(), None),
+        (Method::POST, "/admin/api/keys/some-kid/revoke".into(), None),
         (Method::GET, "/admin/api/clients".into(), None),
         (
             Method::POST,

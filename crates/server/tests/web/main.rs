@@ -4,6 +4,7 @@
 //! - `session`: the cookie session (login, silent refresh, sign-out) and its CSRF defence.
 //! - `sessions_api`: `GET /sessions`, `DELETE /sessions/{id}`, `DELETE /sessions`.
 //! - `admin_api`: the admin pages' JSON API.
+//! - `key_revocation`: a compromised signing key revoked through the admin API.
 //! - `oidc_flow`: sign-in with an outside provider (authorization code + PKCE) against a
 //!   provider served on 127.0.0.1.
 
@@ -18,6 +19,7 @@ mod harness;
 mod support;
 
 mod admin_api;
+mod key_revocation;
 mod oidc_flow;
 mod session;
 mod sessions_api;
