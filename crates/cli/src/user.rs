@@ -16,7 +16,7 @@ use crate::output;
 use crate::serve::{ConfigArgs, block_on};
 
 pub(crate) const ABOUT: &str =
-    "Manage the issuer's users: add, list, disable, enable, roles, password";
+    "Manage the issuer's users: add, list, disable, enable, roles, password, delete";
 
 /// Longest username (bytes).
 
@@ -29,6 +29,7 @@ pub(crate) enum UserCommand {
     Enable(NameArgs),
     SetRoles(SetRolesArgs),
     Passwd(PasswdArgs),
+    Delete(DeleteArgs),
 }
 
 pub(crate) fn run(command: UserCommand) -> Result<()> {
@@ -39,6 +40,7 @@ pub(crate) fn run(command: UserCommand) -> Result<()> {
         UserCommand::Enable(args) => set_disabled(args, false),
         UserCommand::SetRoles(args) => set_roles(args),
         UserCommand::Passwd(args) => passwd(args),
+        UserCommand::Delete(args) => delete(args),
     }
 }
 
@@ -356,6 +358,44 @@ fn passwd(args: PasswdArgs) -> Result<()> {
     output::note(&format!(
         "password of {} changed; {revoked} session(s) revoked",
         args.name
+    ));
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+#[command(
+    about = "Delete a user, with their sessions and linked sign-ins",
+    long_about = "Delete a user for good, in one transaction: every session (refresh token \
+        family) of the user ends and its refresh tokens are refused from now on, the outside \
+        identities linked to the user (\"Sign in with …\") are removed, then the user. Access \
+        tokens already issued expire on their own (minutes). To keep the account but stop its \
+        use, see `tessera user disable`.\n\n\
+        Exit codes: 0 deleted; 2 no such user, or the database cannot be used.",
+    after_help = "Example:\n  tessera user delete alice"
+)]
+pub(crate) struct DeleteArgs {
+    /// The username.
+    name: String,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+fn delete(args: DeleteArgs) -> Result<()> {
+    let deleted = block_on(async {
+        let ctx = args.config.context().await?;
+        let outcome = async {
+            let user = find(&ctx, &args.name).await?;
+            let deleted =
+                accounts::delete_user(&*ctx.store, &user.id, None, ctx.clock.now()).await?;
+            Ok::<_, anyhow::Error>(deleted)
+        }
+        .await;
+        ctx.store.close().await;
+        outcome
+    })?;
+    output::note(&format!(
+        "deleted user {}; {} session(s) ended, {} linked identity(ies) removed",
+        args.name, deleted.sessions, deleted.identities
     ));
     Ok(())
 }

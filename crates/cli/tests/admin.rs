@@ -416,3 +416,136 @@ fn basic_header_encoding() {
         "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
     );
 }
+
+// ---- tessera user delete (issue 9), on SQLite and PostgreSQL ----------------------------------
+
+impl Setup {
+    /// A configuration on this database (`master_key` required with PostgreSQL).
+    fn on(database_url: &str, master_key: Option<&str>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("tessera.toml");
+        let master = master_key.map_or(String::new(), |k| format!("master_key = \"{k}\"\n"));
+        std::fs::write(
+            &config,
+            format!(
+                "listen = \"127.0.0.1:0\"\ndatabase_url = \"{database_url}\"\n{master}\
+                 [keys]\nalgorithm = \"ES256\"\n\
+                 [passwords]\nmemory_kib = 64\niterations = 1\nparallelism = 1\n"
+            ),
+        )
+        .unwrap();
+        Self { dir, config }
+    }
+}
+
+/// `tessera user delete`: the user's sessions end (its refresh token is refused), it can no
+/// longer log in, and its name is free again.
+fn user_delete_ends_sessions_and_frees_the_name(setup: &Setup) {
+    for name in ["dora", "eve"] {
+        setup
+            .tessera(&["user", "add", name, "--password-stdin"])
+            .write_stdin("dora's password")
+            .assert()
+            .success();
+    }
+    let server = setup.serve();
+    let (status, pair) = server.login("dora", "dora's password");
+    assert_eq!(status, 200, "{pair}");
+    let refresh = pair["refresh_token"].as_str().unwrap().to_owned();
+    let (status, _) = server.login("eve", "dora's password");
+    assert_eq!(status, 200);
+
+    setup
+        .tessera(&["user", "delete", "dora"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "deleted user dora; 1 session(s) ended, 0 linked identity(ies) removed",
+        ));
+    assert_eq!(
+        server.refresh(&refresh),
+        401,
+        "the deleted user's refresh token"
+    );
+    assert_eq!(server.login("dora", "dora's password").0, 401);
+    setup
+        .tessera(&["user", "delete", "dora"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no user named \"dora\""));
+    // Eve is untouched; the name is free again.
+    let listed = setup
+        .tessera(&["user", "list", "--json"])
+        .assert()
+        .success();
+    let users: Value = serde_json::from_slice(&listed.get_output().stdout).unwrap();
+    assert_eq!(users.as_array().unwrap().len(), 1);
+    assert_eq!(users[0]["username"], "eve");
+    setup
+        .tessera(&["user", "add", "dora", "--password-stdin"])
+        .write_stdin("a new dora")
+        .assert()
+        .success();
+}
+
+#[test]
+fn user_delete_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("tessera.db").display());
+    user_delete_ends_sessions_and_frees_the_name(&Setup::on(&url, None));
+}
+
+#[test]
+fn user_delete_on_postgres() {
+    use sqlx::Connection;
+    let base = std::env::var("TESSERA_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut suffix = [0u8; 8];
+    aws_lc_rs::rand::fill(&mut suffix).unwrap();
+    let schema = format!(
+        "tessera_cli_{}",
+        suffix
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let mut admin = rt
+        .block_on(sqlx::PgConnection::connect(&base))
+        .unwrap_or_else(|e| {
+            panic!("PostgreSQL is not reachable ({e}): run scripts/ensure-postgres")
+        });
+    rt.block_on(sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut admin))
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    let master = tessera_server::keys::MasterKey::generate().unwrap().1;
+    let outcome = std::panic::catch_unwind(|| {
+        user_delete_ends_sessions_and_frees_the_name(&Setup::on(&url, Some(&master)))
+    });
+    rt.block_on(sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&mut admin))
+        .unwrap();
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+#[test]
+fn user_delete_help_says_what_goes() {
+    let out = assert_cmd::cargo::cargo_bin_cmd!("tessera")
+        .args(["user", "delete", "--help"])
+        .assert()
+        .success();
+    let help = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    for needle in [
+        "session",
+        "refresh tokens",
+        "identities",
+        "tessera user delete alice",
+    ] {
+        assert!(help.contains(needle), "{needle} missing from\n{help}");
+    }
+}

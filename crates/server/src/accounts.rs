@@ -137,6 +137,47 @@ pub fn check_scopes(scopes: &[String]) -> Result<Vec<String>, InvalidInput> {
     Ok(out)
 }
 
+// ---- deleting a user (issue 9): the one service behind `tessera user delete` and
+// `DELETE /admin/api/users/{id}` ----------------------------------------------------------------
+
+/// Why a user was not deleted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeleteUserError {
+    /// An administrator asked to delete their own account (the last administrator could
+    /// otherwise lock everyone out).
+    #[error("you cannot delete your own account; ask another administrator")]
+    OwnAccount,
+    /// The store refused or failed: [`StoreError::NotFound`] when there is no such user.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// Deletes the user `user_id` in one transaction: its sessions (refresh families and their
+/// tokens, which are refused from then on), its linked outside identities, the user. `acting`
+/// is the administrator asking through the admin API (who may not delete themself), `None`
+/// from the CLI. Access tokens already issued to the user stay valid until they expire
+/// (minutes), except where the session or the user is checked (`/sessions`, the admin API).
+pub async fn delete_user(
+    store: &dyn crate::store::Store,
+    user_id: &str,
+    acting: Option<&str>,
+    now: i64,
+) -> Result<crate::store::UserDeletion, DeleteUserError> {
+    if acting == Some(user_id) {
+        return Err(DeleteUserError::OwnAccount);
+    }
+    let deleted = store.delete_user(user_id, now).await?;
+    tracing::info!(
+        user = %user_id,
+        admin = acting.unwrap_or("(cli)"),
+        sessions = deleted.sessions,
+        identities = deleted.identities,
+        "user deleted"
+    );
+    Ok(deleted)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

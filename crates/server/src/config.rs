@@ -319,6 +319,25 @@ pub const KEYS: &[KeyDoc] = &[
         "x-forwarded-for",
         "header naming the client behind a trusted proxy: x-forwarded-for, forwarded or x-real-ip",
     ),
+    // Storage stays bounded (issue 9).
+    doc(
+        "sessions.max_per_user",
+        Integer,
+        "100",
+        "live sessions (refresh families) per user; a new sign-in beyond it revokes the least recently used one",
+    ),
+    doc(
+        "storage.purge_interval",
+        Text,
+        "1h",
+        "how often dead refresh families and used refresh tokens are deleted (one instance at a time, under a database lock)",
+    ),
+    doc(
+        "storage.purge_retention",
+        Text,
+        "1d",
+        "how long dead sessions and used tokens are kept first (a used token presented within it still revokes its session)",
+    ),
 ];
 
 /// The environment variable of a dotted key.
@@ -436,6 +455,29 @@ pub struct Config {
     pub throttle: ThrottleSettings,
     /// HTTP server.
     pub http: HttpSettings,
+    /// `[sessions]`: the cap of live sessions per user.
+    pub sessions: SessionSettings,
+    /// `[storage]`: the scheduled purge.
+    pub storage: StorageSettings,
+}
+
+/// `[sessions]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionSettings {
+    /// Live refresh families per user (at least 1); a new sign-in beyond it revokes the least
+    /// recently used one.
+    pub max_per_user: u32,
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StorageSettings {
+    /// How often the purge runs.
+    pub purge_interval: Duration,
+    /// How long dead families and used tokens are kept before the purge deletes them.
+    pub purge_retention: Duration,
 }
 
 /// Where the master key comes from.
@@ -721,6 +763,8 @@ struct RawConfig {
     passwords: RawPasswords,
     throttle: RawThrottle,
     http: RawHttp,
+    sessions: RawSessions,
+    storage: RawStorage,
 }
 
 impl Default for RawConfig {
@@ -742,6 +786,36 @@ impl Default for RawConfig {
             passwords: RawPasswords::default(),
             throttle: RawThrottle::default(),
             http: RawHttp::default(),
+            sessions: RawSessions::default(),
+            storage: RawStorage::default(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawSessions {
+    max_per_user: u64,
+}
+
+impl Default for RawSessions {
+    fn default() -> Self {
+        Self { max_per_user: 100 }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawStorage {
+    purge_interval: Dur,
+    purge_retention: Dur,
+}
+
+impl Default for RawStorage {
+    fn default() -> Self {
+        Self {
+            purge_interval: Dur::mins(60),
+            purge_retention: Dur::days(1),
         }
     }
 }
@@ -1059,6 +1133,7 @@ impl Config {
         let passwords = validate_passwords(&raw.passwords)?;
         let throttle = validate_throttle(&raw.throttle)?;
         let http = validate_http(raw.http)?;
+        let (sessions, storage) = validate_upkeep(&raw.sessions, &raw.storage)?;
         Ok(Self {
             issuer,
             listen,
@@ -1082,6 +1157,8 @@ impl Config {
             passwords,
             throttle,
             http,
+            sessions,
+            storage,
         })
     }
 
@@ -1495,6 +1572,43 @@ fn validate_http(raw: RawHttp) -> Result<HttpSettings, ConfigError> {
         trusted_proxies,
         forwarded_header,
     })
+}
+
+fn validate_upkeep(
+    sessions: &RawSessions,
+    storage: &RawStorage,
+) -> Result<(SessionSettings, StorageSettings), ConfigError> {
+    let max_per_user = match u32::try_from(sessions.max_per_user) {
+        Ok(n) if (1..=100_000).contains(&n) => n,
+        _ => {
+            return Err(invalid(
+                "sessions.max_per_user",
+                format!("{}: expected 1 to 100000", sessions.max_per_user),
+            ));
+        }
+    };
+    let purge_interval = positive("storage.purge_interval", storage.purge_interval)?;
+    if purge_interval < Duration::from_secs(1) {
+        return Err(invalid(
+            "storage.purge_interval",
+            "must be at least one second",
+        ));
+    }
+    // Zero is allowed: purge what is dead at once.
+    let purge_retention = storage.purge_retention.0;
+    if purge_retention.as_secs() > 100 * 365 * 86_400 {
+        return Err(invalid(
+            "storage.purge_retention",
+            "must be under 100 years",
+        ));
+    }
+    Ok((
+        SessionSettings { max_per_user },
+        StorageSettings {
+            purge_interval,
+            purge_retention,
+        },
+    ))
 }
 
 // ---- the environment as a figment provider ------------------------------------------------------
@@ -2056,5 +2170,33 @@ mod tests {
             assert!(help.contains(k.key) && help.contains(&k.env()), "{}", k.key);
         }
         assert!(help.contains("TESSERA_TOKENS__ACCESS_TTL"));
+    }
+
+    #[test]
+    fn session_cap_and_purge_settings() {
+        let config = Config::defaults();
+        assert_eq!(config.sessions.max_per_user, 100);
+        assert_eq!(config.storage.purge_interval, Duration::from_secs(3600));
+        assert_eq!(config.storage.purge_retention, Duration::from_secs(86_400));
+        let config = Config::from_toml_and_env(
+            "[sessions]\nmax_per_user = 3\n[storage]\npurge_retention = 0",
+            [("TESSERA_STORAGE__PURGE_INTERVAL", "5m")],
+        )
+        .unwrap();
+        assert_eq!(config.sessions.max_per_user, 3);
+        assert_eq!(config.storage.purge_interval, Duration::from_secs(300));
+        assert_eq!(config.storage.purge_retention, Duration::ZERO);
+        for (toml, key) in [
+            ("[sessions]\nmax_per_user = 0", "sessions.max_per_user"),
+            ("[sessions]\nmax_per_user = 100001", "sessions.max_per_user"),
+            ("[storage]\npurge_interval = 0", "storage.purge_interval"),
+            (
+                "[storage]\npurge_interval = \"1ms\"",
+                "storage.purge_interval",
+            ),
+        ] {
+            let err = Config::from_toml_and_env(toml, NO_ENV).unwrap_err();
+            assert!(err.to_string().contains(key), "{toml}: {err}");
+        }
     }
 }

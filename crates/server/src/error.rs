@@ -273,6 +273,15 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
+impl From<crate::accounts::DeleteUserError> for ApiError {
+    fn from(e: crate::accounts::DeleteUserError) -> Self {
+        match e {
+            crate::accounts::DeleteUserError::OwnAccount => Self::invalid_request(e.to_string()),
+            crate::accounts::DeleteUserError::Store(e) => e.into(),
+        }
+    }
+}
+
 /// `axum::Json`, whose rejections are [`ApiError`]s (400/413/415 in the JSON error format).
 #[derive(Debug, Clone, Copy, Default, FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]

@@ -56,6 +56,7 @@ pub mod metrics;
 pub mod ops;
 pub mod password;
 pub mod publish;
+pub mod purge;
 pub mod serve;
 pub mod state;
 pub mod store;

@@ -63,6 +63,7 @@ struct Inner {
     key_rotations: Family<Kind, Counter>,
     jwks_requests: Counter,
     http_requests: Family<HttpLabels, Histogram, fn() -> Histogram>,
+    purged: Family<Kind, Counter>,
 }
 
 /// The issuer's counters and histograms. Cheap to clone (shared).
@@ -127,6 +128,7 @@ impl Metrics {
             "HTTP request latency by method, route and status",
             http_requests.clone(),
         );
+        let purged = register_purged(&mut registry);
         Self(Arc::new(Inner {
             registry,
             logins,
@@ -136,6 +138,7 @@ impl Metrics {
             key_rotations,
             jwks_requests,
             http_requests,
+            purged,
         }))
     }
 
@@ -206,6 +209,18 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
+    /// The scheduled purge deleted these rows: `kind` is `families` or `tokens`, nothing else.
+    pub fn purged(&self, report: &crate::store::PurgeReport) {
+        for (kind, rows) in [("families", report.families), ("tokens", report.tokens)] {
+            self.0
+                .purged
+                .get_or_create(&Kind {
+                    kind: kind.to_owned(),
+                })
+                .inc_by(rows);
+        }
+    }
+
     /// Everything, as OpenMetrics text ([`CONTENT_TYPE`]).
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -213,6 +228,22 @@ impl Metrics {
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.0.registry);
         out
     }
+}
+
+// The purge counter (issue 9): both series exist from the start, at 0.
+fn register_purged(registry: &mut Registry) -> Family<Kind, Counter> {
+    let purged = Family::<Kind, Counter>::default();
+    for kind in ["families", "tokens"] {
+        let _zero = purged.get_or_create(&Kind {
+            kind: kind.to_owned(),
+        });
+    }
+    registry.register(
+        "purged_rows",
+        "Rows deleted by the scheduled purge, by kind (families: dead sessions with their tokens; tokens: used refresh tokens)",
+        purged.clone(),
+    );
+    purged
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Running the issuer: bind, serve (plain HTTP behind a proxy, or native TLS with rustls),
-//! refresh the signing keys in the background, and shut down gracefully — in-flight requests
+//! refresh the signing keys and purge dead sessions in the background, and shut down gracefully — in-flight requests
 //! finish — on SIGTERM or Ctrl-C.
 
 use std::future::Future;
@@ -24,6 +24,7 @@ pub struct Server {
     shutdown: watch::Sender<bool>,
     serving: JoinHandle<std::io::Result<()>>,
     refresh: JoinHandle<()>,
+    purge: JoinHandle<()>,
 }
 
 impl Server {
@@ -76,11 +77,19 @@ impl Server {
         };
         // Last: nothing can fail after this, so the task never outlives a failed start.
         let refresh = state.keys.spawn_refresh();
+        let purge = crate::purge::spawn(
+            state.store.clone(),
+            state.clock.clone(),
+            state.metrics.clone(),
+            state.config.storage.purge_interval,
+            state.config.storage.purge_retention,
+        );
         Ok(Self {
             local_addr,
             shutdown,
             serving,
             refresh,
+            purge,
         })
     }
 
@@ -89,10 +98,12 @@ impl Server {
         self.local_addr
     }
 
-    /// Stops accepting connections, lets in-flight requests finish, stops the key refresh.
+    /// Stops accepting connections, lets in-flight requests finish, stops the key refresh and
+    /// the purge.
     pub async fn shutdown(self) -> std::io::Result<()> {
         let _ = self.shutdown.send(true);
         self.refresh.abort();
+        self.purge.abort();
         match self.serving.await {
             Ok(result) => result,
             Err(e) => Err(std::io::Error::other(e)),
@@ -113,6 +124,7 @@ impl Server {
             }
             Some(result) => {
                 self.refresh.abort();
+                self.purge.abort();
                 result.map_err(std::io::Error::other)?
             }
         }

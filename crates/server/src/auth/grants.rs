@@ -334,6 +334,20 @@ pub(crate) async fn start_family(
             now,
         )
         .await?;
+    // Sessions per user are capped (issue 9): the least recently used ones beyond the cap go.
+    let capped = state
+        .store
+        .revoke_families_beyond(
+            &user.id,
+            &family.id,
+            state.config.sessions.max_per_user,
+            revocation_reason::SESSION_LIMIT,
+            now,
+        )
+        .await?;
+    if capped > 0 {
+        tracing::info!(user = %user.id, revoked = capped, "session limit reached: oldest sessions revoked");
+    }
     issue(state, user, &family, &scopes, refresh.value, now)
 }
 

@@ -75,6 +75,7 @@ pub use types::{
     NewUser, PurgeReport, RefreshFamily, RefreshToken, RefreshTokenRecord, Rotation, RotationLock,
     SigningKeyRecord, TokenHash, User,
 };
+pub use types::{PageAfter, UserDeletion};
 
 /// Reasons recorded when a refresh family is revoked. Free text is allowed; these are the ones
 /// tessera writes.
@@ -89,6 +90,9 @@ pub mod revocation_reason {
     pub const PASSWORD_CHANGED: &str = "password_changed";
     /// The user was disabled.
     pub const USER_DISABLED: &str = "user_disabled";
+    /// The user signed in again with `sessions.max_per_user` sessions live: the least recently
+    /// used one was revoked.
+    pub const SESSION_LIMIT: &str = "session_limit";
 }
 
 /// Which database a store talks to.
@@ -429,6 +433,66 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Deletes up to `max_rows` buckets that are full again (`tat <= now`); returns how many.
     async fn purge_full_buckets(&self, now: i64, max_rows: i64) -> Result<u64, StoreError>;
+
+    // ---- storage upkeep (issue 9): pages, the session cap, user deletion, the purge lock ----
+
+    /// Up to `limit` users by username, after `after` (a [`PageAfter::User`]; `None`: from
+    /// the first). Another kind of [`PageAfter`] is [`StoreError::Invalid`].
+    async fn users_page(
+        &self,
+        after: Option<PageAfter<'_>>,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError>;
+
+    /// Up to `limit` clients by name then `client_id`, after `after` (a
+    /// [`PageAfter::Client`]).
+    async fn clients_page(
+        &self,
+        after: Option<PageAfter<'_>>,
+        limit: u32,
+    ) -> Result<Vec<Client>, StoreError>;
+
+    /// Up to `limit` of a user's active families at `now`, newest sign-in first (`created_at`
+    /// then `id`, descending: an order that refreshing does not change), after `after` (a
+    /// [`PageAfter::Session`]).
+    async fn active_refresh_families_page(
+        &self,
+        user_id: &str,
+        now: i64,
+        after: Option<PageAfter<'_>>,
+        limit: u32,
+    ) -> Result<Vec<RefreshFamily>, StoreError>;
+
+    /// Caps a user's live sessions at `max_live` (at least 1): revokes, with `reason`, the
+    /// least recently used live families beyond it, never `keep` (the family just created).
+    /// Returns how many. Logins of one user are serialised on the user's row (PostgreSQL:
+    /// `FOR UPDATE`; SQLite: the write transaction), so concurrent logins cannot leave more
+    /// than `max_live` live once each has capped.
+    async fn revoke_families_beyond(
+        &self,
+        user_id: &str,
+        keep: &str,
+        max_live: u32,
+        reason: &str,
+        now: i64,
+    ) -> Result<u64, StoreError>;
+
+    /// Deletes a user in one transaction, with its refresh families and tokens (so its refresh
+    /// tokens are unknown from now on) and its linked outside identities.
+    /// [`StoreError::NotFound`] if there is no such user.
+    async fn delete_user(&self, id: &str, now: i64) -> Result<UserDeletion, StoreError>;
+
+    /// Takes the purge lock (a lease in the `locks` table under its own name, with the
+    /// protocol of the key-rotation lock): `None` if another instance holds it.
+    async fn try_purge_lock(
+        &self,
+        holder: &str,
+        now: i64,
+        ttl: i64,
+    ) -> Result<Option<RotationLock>, StoreError>;
+
+    /// Releases a purge lease; `false` if it was no longer held.
+    async fn release_purge_lock(&self, lock: &RotationLock) -> Result<bool, StoreError>;
 }
 
 /// Runs `work` while holding the key-rotation lock: `Ok(None)` if another instance holds it,

@@ -10,6 +10,8 @@ use crate::store::{KeyState, StoreError};
 
 /// The name of the key-rotation lease in the `locks` table.
 pub(super) const ROTATION_LOCK: &str = "key-rotation";
+/// The name of the purge lease in the `locks` table.
+pub(super) const PURGE_LOCK: &str = "purge";
 
 macro_rules! user_columns {
     () => {

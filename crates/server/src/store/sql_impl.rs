@@ -22,7 +22,7 @@ use sqlx::Transaction;
 use crate::store::EncryptedPrivateKey;
 use crate::store::error::{DbFailure, classify};
 use crate::store::sql::{
-    ClientRow, FamilyRow, IdentityRow, KeyRow, LockRow, ROTATION_LOCK, TokenRow, UserRow,
+    ClientRow, FamilyRow, IdentityRow, KeyRow, LockRow, PURGE_LOCK, ROTATION_LOCK, TokenRow, UserRow,
     check_transition, client_columns, encode_list, family_columns, identity_columns, key_columns,
     lock_columns, new_id, parse_state, token_columns, token_expiry, user_columns,
 };
@@ -33,6 +33,7 @@ use crate::store::types::{
 };
 use crate::store::{Backend, KeyState, Store, StoreError, revocation_reason};
 use crate::store::{BucketKey, BucketOutcome, BucketTake};
+use crate::store::{PageAfter, UserDeletion};
 
 type Tx = Transaction<'static, Db>;
 
@@ -1178,5 +1179,261 @@ impl Store for This {
         .await
         .map_err(Self::fail)?;
         Ok(done.rows_affected())
+    }
+
+    // ---- storage upkeep (issue 9) ------------------------------------------------------------
+
+    async fn users_page(
+        &self,
+        after: Option<PageAfter<'_>>,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError> {
+        let after = match after {
+            None => None,
+            Some(PageAfter::User(username)) => Some(username),
+            Some(other) => return Err(StoreError::Invalid(format!("{other:?} is not a user"))),
+        };
+        // Usernames are never empty: "" sorts before every one of them.
+        let rows: Vec<UserRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE username > $1 ORDER BY username LIMIT $2"
+        ))
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Self::fail)?;
+        rows.into_iter().map(User::try_from).collect()
+    }
+
+    async fn clients_page(
+        &self,
+        after: Option<PageAfter<'_>>,
+        limit: u32,
+    ) -> Result<Vec<Client>, StoreError> {
+        let limit = i64::from(limit);
+        let rows: Vec<ClientRow> = match after {
+            None => sqlx::query_as(concat!(
+                "SELECT ",
+                client_columns!(),
+                " FROM clients ORDER BY name, client_id LIMIT $1"
+            ))
+            .bind(limit),
+            Some(PageAfter::Client { name, client_id }) => sqlx::query_as(concat!(
+                "SELECT ",
+                client_columns!(),
+                " FROM clients WHERE name > $1 OR (name = $1 AND client_id > $2) \
+                 ORDER BY name, client_id LIMIT $3"
+            ))
+            .bind(name)
+            .bind(client_id)
+            .bind(limit),
+            Some(other) => return Err(StoreError::Invalid(format!("{other:?} is not a client"))),
+        }
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Self::fail)?;
+        rows.into_iter().map(Client::try_from).collect()
+    }
+
+    async fn active_refresh_families_page(
+        &self,
+        user_id: &str,
+        now: i64,
+        after: Option<PageAfter<'_>>,
+        limit: u32,
+    ) -> Result<Vec<RefreshFamily>, StoreError> {
+        let (created_at, id) = match after {
+            // Every family sorts before (i64::MAX, ""): the first page.
+            None => (i64::MAX, ""),
+            Some(PageAfter::Session { created_at, id }) => (created_at, id),
+            Some(other) => return Err(StoreError::Invalid(format!("{other:?} is not a session"))),
+        };
+        let rows: Vec<FamilyRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            family_columns!(),
+            " FROM refresh_families WHERE user_id = $1 AND revoked_at IS NULL \
+             AND expires_at > $2 AND idle_expires_at > $2 \
+             AND (created_at < $3 OR (created_at = $3 AND id < $4)) \
+             ORDER BY created_at DESC, id DESC LIMIT $5"
+        ))
+        .bind(user_id)
+        .bind(now)
+        .bind(created_at)
+        .bind(id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Self::fail)?;
+        rows.into_iter().map(RefreshFamily::try_from).collect()
+    }
+
+    async fn revoke_families_beyond(
+        &self,
+        user_id: &str,
+        keep: &str,
+        max_live: u32,
+        reason: &str,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        if max_live == 0 {
+            return Err(StoreError::Invalid(
+                "a user keeps at least one session".to_owned(),
+            ));
+        }
+        let mut tx = self.write_tx().await?;
+        // The user's row is the queue of its logins: a concurrent cap waits here and then sees
+        // every family committed before it.
+        let user: Option<String> = sqlx::query_scalar(concat!(
+            "SELECT id FROM users WHERE id = $1",
+            for_update!()
+        ))
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(Self::fail)?;
+        if user.is_none() {
+            return Ok(0);
+        }
+        let done = sqlx::query(
+            "UPDATE refresh_families SET revoked_at = $4, revoked_reason = $5 WHERE id IN ( \
+             SELECT id FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY \
+             CASE WHEN id = $2 THEN 0 ELSE 1 END, last_used_at DESC, created_at DESC, id DESC) \
+             AS place FROM refresh_families WHERE user_id = $1 AND revoked_at IS NULL \
+             AND expires_at > $4 AND idle_expires_at > $4) AS live WHERE place > $3)",
+        )
+        .bind(user_id)
+        .bind(keep)
+        .bind(i64::from(max_live))
+        .bind(now)
+        .bind(reason)
+        .execute(&mut *tx)
+        .await
+        .map_err(Self::fail)?;
+        Self::commit(tx).await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn delete_user(&self, id: &str, now: i64) -> Result<UserDeletion, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let user: Option<String> = sqlx::query_scalar(concat!(
+            "SELECT id FROM users WHERE id = $1",
+            for_update!()
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(Self::fail)?;
+        if user.is_none() {
+            return Err(StoreError::not_found("user", id));
+        }
+        let sessions: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM refresh_families WHERE user_id = $1 AND revoked_at IS NULL \
+             AND expires_at > $2 AND idle_expires_at > $2",
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(Self::fail)?;
+        // Explicit rather than left to ON DELETE CASCADE alone, so that the counts are what
+        // was removed and nothing depends on SQLite's foreign_keys pragma.
+        sqlx::query(
+            "DELETE FROM refresh_tokens WHERE family_id IN \
+             (SELECT id FROM refresh_families WHERE user_id = $1)",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(Self::fail)?;
+        sqlx::query("DELETE FROM refresh_families WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(Self::fail)?;
+        let identities = sqlx::query("DELETE FROM external_identities WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(Self::fail)?
+            .rows_affected();
+        sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| {
+                Self::fail_as(
+                    e,
+                    || StoreError::conflict("user", "a unique value is taken"),
+                    || StoreError::conflict("user", "other records still refer to this user"),
+                )
+            })?;
+        Self::commit(tx).await?;
+        Ok(UserDeletion {
+            sessions: u64::try_from(sessions).unwrap_or(0),
+            identities,
+        })
+    }
+
+    async fn try_purge_lock(
+        &self,
+        holder: &str,
+        now: i64,
+        ttl: i64,
+    ) -> Result<Option<RotationLock>, StoreError> {
+        self.try_named_lock(PURGE_LOCK, holder, now, ttl).await
+    }
+
+    async fn release_purge_lock(&self, lock: &RotationLock) -> Result<bool, StoreError> {
+        self.release_named_lock(PURGE_LOCK, lock).await
+    }
+}
+
+// The lease protocol of the key-rotation lock, for the other leases (issue 9: the purge).
+impl This {
+    async fn try_named_lock(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        ttl: i64,
+    ) -> Result<Option<RotationLock>, StoreError> {
+        if ttl <= 0 {
+            return Err(StoreError::Invalid(format!(
+                "a lock lease lasts a positive time, got {ttl} s"
+            )));
+        }
+        let row: Option<LockRow> = sqlx::query_as(concat!(
+            "INSERT INTO locks (name, holder, fence, acquired_at, expires_at) \
+             VALUES ($1, $2, 1, $3, $4) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, \
+             fence = locks.fence + 1, acquired_at = excluded.acquired_at, \
+             expires_at = excluded.expires_at \
+             WHERE locks.expires_at <= excluded.acquired_at RETURNING ",
+            lock_columns!()
+        ))
+        .bind(name)
+        .bind(holder)
+        .bind(now)
+        .bind(now.saturating_add(ttl))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(Self::fail)?;
+        Ok(row.map(RotationLock::from))
+    }
+
+    async fn release_named_lock(&self, name: &str, lock: &RotationLock) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE locks SET holder = NULL, expires_at = $3 \
+             WHERE name = $1 AND fence = $2 AND holder IS NOT NULL",
+        )
+        .bind(name)
+        .bind(lock.fence)
+        .bind(i64::MIN)
+        .execute(&self.pool)
+        .await
+        .map_err(Self::fail)?;
+        Ok(done.rows_affected() == 1)
     }
 }

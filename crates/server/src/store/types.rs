@@ -550,6 +550,41 @@ pub struct PurgeReport {
     pub tokens: u64,
 }
 
+// ---- storage upkeep (issue 9): paging, the session cap, deleting a user ----------------------
+
+/// Where a page of a list starts: after this key of the list's order (the last row of the
+/// previous page). Keys are the row's own immutable columns, so a row is never skipped or
+/// shown twice when others are added or removed between pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageAfter<'a> {
+    /// Users by username: after this username.
+    User(&'a str),
+    /// Clients by name, then `client_id`.
+    Client {
+        /// The name of the last client shown.
+        name: &'a str,
+        /// Its `client_id`.
+        client_id: &'a str,
+    },
+    /// Sessions newest sign-in first: after this (`created_at`, `id`).
+    Session {
+        /// When the last family shown was created.
+        created_at: i64,
+        /// Its id.
+        id: &'a str,
+    },
+}
+
+/// What [`Store::delete_user`](crate::store::Store::delete_user) removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UserDeletion {
+    /// Sessions (refresh families) that were live and are gone now, with all their tokens.
+    pub sessions: u64,
+    /// Outside identities that were linked to the user.
+    pub identities: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,16 +12,19 @@
 //!
 //! | method, path | answers |
 //! |---|---|
-//! | `GET /admin/api/users` | 200 `{"users":[{"id","username","roles","disabled","has_password","created_at","updated_at"}]}` |
+//! | `GET /admin/api/users` `?limit=&cursor=` | 200 `{"users":[{"id","username","roles","disabled","has_password","created_at","updated_at"}],"next_cursor"?}` · 400 bad `limit`/`cursor` |
 //! | `POST /admin/api/users` `{"username","password","roles"?}` | 201 the user · 400 · 409 `conflict` |
 //! | `PATCH /admin/api/users/{id}` `{"disabled"?,"roles"?}` | 200 the user · 400 · 404 |
+//! | `DELETE /admin/api/users/{id}` | 200 `{"deleted","sessions","identities"}` · 400 your own account · 404 |
 //! | `GET /admin/api/keys` | 200 `{"keys":[{"kid","alg","state","created_at","activated_at","retired_at","delete_after"}]}` |
 //! | `POST /admin/api/keys/rotate` `{"now"?}` (body optional) | 200 `{"keys":[…],"rotation":{…}}` · 503 when another instance holds the rotation lock |
 //! | `POST /admin/api/keys/{kid}/revoke` | 200 `{"keys":[…],"revoked","was","activated"}` (`tessera key revoke`) · 404 · 503 |
-//! | `GET /admin/api/clients` | 200 `{"clients":[{"client_id","name","scopes","confidential","created_at"}]}` |
+//! | `GET /admin/api/clients` `?limit=&cursor=` | 200 `{"clients":[{"client_id","name","scopes","confidential","created_at"}],"next_cursor"?}` · 400 |
 //! | `POST /admin/api/clients` `{"name","scopes"?,"confidential"?}` | 201 the client, with `client_secret` (once) when confidential · 400 |
 //!
-//! Every answer: `Cache-Control: no-store`.
+//! Every answer: `Cache-Control: no-store`. The lists come a page at a time
+//! ([`paging`](super::paging): `limit` 50 by default, at most 200; `next_cursor` when there
+//! is more), users by username, clients by name.
 //!
 //! ## Rules (those of the CLI)
 //!
@@ -32,6 +35,9 @@
 //!   `tessera user disable` does; enabling leaves the revoked sessions revoked. An admin can
 //!   neither disable themselves nor drop their own `admin` role (400): the last admin could
 //!   otherwise lock everyone out.
+//! - Deleting a user is `tessera user delete` ([`accounts::delete_user`]): its sessions,
+//!   their refresh tokens and its linked outside identities go with it, in one transaction.
+//!   An admin cannot delete their own account (400).
 //! - Rotation is `tessera key rotate` (`now: false`: make a `next` key, or promote it once it
 //!   has been published long enough) or `tessera key rotate --now`; this server's JWKS shows
 //!   the change at once, other instances within `keys.refresh_interval`.
@@ -45,7 +51,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -62,7 +68,8 @@ use crate::error::{ApiError, Json};
 use crate::keys::{KeyInfo, RotateMode, RotationReport};
 use crate::password::PasswordError;
 use crate::state::AppState;
-use crate::store::{Client, NewClient, NewUser, StoreError, User, revocation_reason};
+use crate::store::{Client, NewClient, NewUser, PageAfter, StoreError, User, revocation_reason};
+use crate::web::paging::PageRequest;
 
 /// The role the admin API requires.
 const ADMIN_ROLE: &str = "admin";
@@ -74,7 +81,10 @@ const ROTATION_RETRY: Duration = Duration::from_millis(300);
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/api/users", get(list_users).post(add_user))
-        .route("/admin/api/users/{id}", patch(update_user))
+        .route(
+            "/admin/api/users/{id}",
+            patch(update_user).delete(delete_user),
+        )
         .route("/admin/api/keys", get(list_keys))
         .route("/admin/api/keys/rotate", post(rotate_keys))
         .route("/admin/api/keys/{kid}/revoke", post(revoke_key))
@@ -143,11 +153,59 @@ fn user_json(user: &User) -> Value {
     })
 }
 
-/// `GET /admin/api/users`: every user, by username.
-async fn list_users(State(state): State<AppState>, _admin: Admin) -> Result<Response, ApiError> {
-    let users = state.store.list_users().await?;
+/// `GET /admin/api/users`: a page of the users, by username.
+async fn list_users(
+    State(state): State<AppState>,
+    _admin: Admin,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let page = PageRequest::from_query(query.as_deref())?;
+    let after: Option<(String,)> = page.cursor()?;
+    let users = state
+        .store
+        .users_page(
+            after.as_ref().map(|(name,)| PageAfter::User(name)),
+            page.fetch(),
+        )
+        .await?;
+    let (users, next) = page.finish(users, |u| (u.username.clone(),));
     let users: Vec<Value> = users.iter().map(user_json).collect();
-    Ok(json_no_store(StatusCode::OK, json!({ "users": users })))
+    Ok(json_no_store(
+        StatusCode::OK,
+        with_next(json!({ "users": users }), next),
+    ))
+}
+
+/// A list answer with its `next_cursor` when there is a next page.
+fn with_next(mut body: Value, next: Option<String>) -> Value {
+    if let Some(next) = next {
+        body["next_cursor"] = Value::String(next);
+    }
+    body
+}
+
+/// `DELETE /admin/api/users/{id}`: `tessera user delete`.
+async fn delete_user(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    if !plausible_id(&id) {
+        return Err(no_such_user());
+    }
+    let deleted =
+        match accounts::delete_user(&*state.store, &id, Some(&admin.user.id), state.clock.now())
+            .await
+        {
+            Err(accounts::DeleteUserError::Store(StoreError::NotFound { .. })) => {
+                return Err(no_such_user());
+            }
+            other => other?,
+        };
+    Ok(json_no_store(
+        StatusCode::OK,
+        json!({ "deleted": id, "sessions": deleted.sessions, "identities": deleted.identities }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -447,11 +505,29 @@ fn client_json(client: &Client) -> Value {
     })
 }
 
-/// `GET /admin/api/clients`: every client, by name (never a secret).
-async fn list_clients(State(state): State<AppState>, _admin: Admin) -> Result<Response, ApiError> {
-    let clients = state.store.list_clients().await?;
+/// `GET /admin/api/clients`: a page of the clients, by name (never a secret).
+async fn list_clients(
+    State(state): State<AppState>,
+    _admin: Admin,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let page = PageRequest::from_query(query.as_deref())?;
+    let after: Option<(String, String)> = page.cursor()?;
+    let clients = state
+        .store
+        .clients_page(
+            after
+                .as_ref()
+                .map(|(name, client_id)| PageAfter::Client { name, client_id }),
+            page.fetch(),
+        )
+        .await?;
+    let (clients, next) = page.finish(clients, |c| (c.name.clone(), c.client_id.clone()));
     let clients: Vec<Value> = clients.iter().map(client_json).collect();
-    Ok(json_no_store(StatusCode::OK, json!({ "clients": clients })))
+    Ok(json_no_store(
+        StatusCode::OK,
+        with_next(json!({ "clients": clients }), next),
+    ))
 }
 
 fn default_true() -> bool {

@@ -13,6 +13,7 @@ pub(crate) mod cookies;
 pub(crate) mod csrf;
 pub(crate) mod oidc;
 pub(crate) mod pages;
+pub(crate) mod paging;
 pub(crate) mod session;
 pub(crate) mod sessions_api;
 

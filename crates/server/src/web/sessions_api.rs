@@ -4,7 +4,7 @@
 //!
 //! | method, path | answers |
 //! |---|---|
-//! | `GET /sessions` | 200 `{"sessions":[{"id","created_at","last_used_at","expires_at","client_address","user_agent","client_id","current"}]}` |
+//! | `GET /sessions` `?limit=&cursor=` | 200 `{"sessions":[{"id","created_at","last_used_at","expires_at","client_address","user_agent","client_id","current"}],"next_cursor"?}` · 400 bad `limit`/`cursor` |
 //! | `DELETE /sessions/{id}` | 204 · 404 `not_found` when it is not an active session of this user |
 //! | `DELETE /sessions` | 204, every session of the user revoked |
 //!
@@ -15,13 +15,16 @@
 //!
 //! Times are UNIX seconds. A session's `expires_at` is when it dies if nothing refreshes it:
 //! the earlier of its absolute and idle expiries. `current` marks the session whose id is the
-//! token's `sid`. Only active sessions are listed, most recently used first.
+//! token's `sid`. Only active sessions are listed, newest sign-in first (an order that using a
+//! session does not change, so that pages never skip or repeat one), a page at a time
+//! ([`paging`](super::paging): `limit` 50 by default, at most 200; `next_cursor` when there is
+//! more).
 //!
 //! Another user's session id is answered exactly as an unknown one (404): ids are never
 //! confirmed to someone who does not own them.
 
 use axum::Router;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -32,7 +35,8 @@ use tessera_guard::VerifiedToken;
 use crate::auth::userinfo::{invalid_token, verify_bearer};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{RefreshFamily, User, revocation_reason};
+use crate::store::{PageAfter, RefreshFamily, User, revocation_reason};
+use crate::web::paging::PageRequest;
 
 /// `GET /sessions`, `DELETE /sessions`, `DELETE /sessions/{id}`.
 pub(crate) fn routes() -> Router<AppState> {
@@ -128,21 +132,37 @@ fn session_json(family: &RefreshFamily, current: Option<&str>) -> Value {
     })
 }
 
-/// `GET /sessions`: the user's active sessions, most recently used first.
-async fn list(State(state): State<AppState>, who: SignedIn) -> Result<Response, ApiError> {
+/// `GET /sessions`: a page of the user's active sessions, newest sign-in first.
+async fn list(
+    State(state): State<AppState>,
+    who: SignedIn,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let page = PageRequest::from_query(query.as_deref())?;
+    let after: Option<(i64, String)> = page.cursor()?;
     let now = state.clock.now();
     let families = state
         .store
-        .active_refresh_families(&who.user.id, now)
+        .active_refresh_families_page(
+            &who.user.id,
+            now,
+            after.as_ref().map(|(created_at, id)| PageAfter::Session {
+                created_at: *created_at,
+                id,
+            }),
+            page.fetch(),
+        )
         .await?;
+    let (families, next) = page.finish(families, |f| (f.created_at, f.id.clone()));
     let sessions: Vec<Value> = families
         .iter()
         .map(|family| session_json(family, who.sid()))
         .collect();
-    Ok(json_no_store(
-        StatusCode::OK,
-        json!({ "sessions": sessions }),
-    ))
+    let mut body = json!({ "sessions": sessions });
+    if let Some(next) = next {
+        body["next_cursor"] = Value::String(next);
+    }
+    Ok(json_no_store(StatusCode::OK, body))
 }
 
 /// `DELETE /sessions/{id}`: ends one of the user's sessions.

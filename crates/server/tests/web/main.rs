@@ -5,6 +5,7 @@
 //! - `sessions_api`: `GET /sessions`, `DELETE /sessions/{id}`, `DELETE /sessions`.
 //! - `admin_api`: the admin pages' JSON API.
 //! - `key_revocation`: a compromised signing key revoked through the admin API.
+//! - `upkeep`: the session cap, paged lists, deleting a user (storage stays bounded).
 //! - `oidc_flow`: sign-in with an outside provider (authorization code + PKCE) against a
 //!   provider served on 127.0.0.1.
 
@@ -23,3 +24,4 @@ mod key_revocation;
 mod oidc_flow;
 mod session;
 mod sessions_api;
+mod upkeep;

@@ -87,7 +87,7 @@ pub(crate) async fn sessions_are_listed_with_the_current_one_marked(ctx: Ctx) {
 
     let listed = sessions(&issuer, &access1).await;
     assert_eq!(listed.len(), 2, "{listed:?}");
-    // Most recently used first: the second login.
+    // Newest sign-in first: the second login.
     assert_eq!(listed[0]["id"], sid(&access2));
     assert_eq!(listed[1]["id"], sid(&access1));
     let one = &listed[1];
@@ -113,13 +113,14 @@ pub(crate) async fn sessions_are_listed_with_the_current_one_marked(ctx: Ctx) {
     assert_eq!(current.len(), 1);
     assert_eq!(current[0]["id"], sid(&access2));
 
-    // Using the first session moves it to the top.
+    // Using the first session updates its last use, not its place: the order is the one
+    // that pages follow, and it must not move under a reader.
     issuer.clock.advance(5);
     issuer.refresh(&refresh1).await.pair();
     let listed = sessions(&issuer, &access2).await;
-    assert_eq!(listed[0]["id"], sid(&access1), "refreshed last: {listed:?}");
-    assert_eq!(listed[0]["last_used_at"], crate::support::NOW + 10);
-    assert_eq!(listed[1]["id"], sid(&access2));
+    assert_eq!(listed[1]["id"], sid(&access1), "{listed:?}");
+    assert_eq!(listed[1]["last_used_at"], crate::support::NOW + 10);
+    assert_eq!(listed[0]["id"], sid(&access2));
     issuer.stop().await;
 }
 

@@ -9,6 +9,7 @@ import {
   timeNode,
   summariseUserAgent,
   busy,
+  allPages,
 } from './common.js';
 
 const who = document.getElementById('who');
@@ -84,7 +85,7 @@ async function check() {
 
 async function loadSessions() {
   try {
-    const { sessions } = await session.api('/sessions');
+    const { items: sessions } = await allPages(session.api, '/sessions', 'sessions');
     renderSessions(sessions);
   } catch (error) {
     sessionsBody.replaceChildren(

@@ -12,6 +12,7 @@ import {
   confirmingButton,
   busy,
   splitList,
+  allPages,
 } from './common.js';
 
 const denied = document.getElementById('admin-denied');
@@ -70,7 +71,7 @@ function emptyRow(colspan, text) {
 
 async function loadUsers() {
   try {
-    const { users } = await session.api('/admin/api/users');
+    const { items: users } = await allPages(session.api, '/admin/api/users', 'users');
     usersBody.replaceChildren(
       ...(users.length ? users.map(userRow) : [emptyRow(5, 'No users yet.')]),
     );
@@ -289,7 +290,7 @@ async function rotate(now, button) {
 
 async function loadClients() {
   try {
-    const { clients } = await session.api('/admin/api/clients');
+    const { items: clients } = await allPages(session.api, '/admin/api/clients', 'clients');
     clientsBody.replaceChildren(
       ...(clients.length ? clients.map(clientRow) : [emptyRow(5, 'No clients yet.')]),
     );

@@ -181,3 +181,21 @@ export async function busy(button, task) {
 export function splitList(text) {
   return [...new Set(String(text).split(/[\s,]+/).filter(Boolean))];
 }
+
+/**
+ * Every item of a paged list (`GET path` answers `{[key]: [...], next_cursor?}`), following
+ * `next_cursor` with `limit=200`, through `api` (session.api). Stops after `maxPages` pages
+ * (then `truncated` is true) so that a huge list cannot hang the page.
+ */
+export async function allPages(api, path, key, { maxPages = 50 } = {}) {
+  const items = [];
+  let cursor = null;
+  for (let page = 0; page < maxPages; page += 1) {
+    const query = `limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    const answer = await api(`${path}?${query}`);
+    items.push(...(answer[key] || []));
+    cursor = answer.next_cursor;
+    if (!cursor) return { items, truncated: false };
+  }
+  return { items, truncated: true };
+}
