@@ -4,6 +4,7 @@
 //! - `session`: the cookie session (login, silent refresh, sign-out) and its CSRF defence.
 //! - `sessions_api`: `GET /sessions`, `DELETE /sessions/{id}`, `DELETE /sessions`.
 //! - `admin_api`: the admin pages' JSON API.
+//! - `usernames`: RFC 8265 usernames through the admin API (look-alikes refused).
 //! - `oidc_flow`: sign-in with an outside provider (authorization code + PKCE) against a
 //!   provider served on 127.0.0.1.
 
@@ -21,3 +22,4 @@ mod admin_api;
 mod oidc_flow;
 mod session;
 mod sessions_api;
+mod usernames;
