@@ -16,7 +16,7 @@ use crate::output;
 use crate::serve::{ConfigArgs, block_on};
 
 pub(crate) const ABOUT: &str =
-    "Manage the issuer's users: add, list, disable, enable, roles, password, delete";
+    "Manage the issuer's users: add, list, disable, enable, roles, password, rename, delete";
 
 /// Longest username (bytes).
 
@@ -30,6 +30,7 @@ pub(crate) enum UserCommand {
     SetRoles(SetRolesArgs),
     Passwd(PasswdArgs),
     Delete(DeleteArgs),
+    Rename(RenameArgs),
 }
 
 pub(crate) fn run(command: UserCommand) -> Result<()> {
@@ -41,6 +42,7 @@ pub(crate) fn run(command: UserCommand) -> Result<()> {
         UserCommand::SetRoles(args) => set_roles(args),
         UserCommand::Passwd(args) => passwd(args),
         UserCommand::Delete(args) => delete(args),
+        UserCommand::Rename(args) => rename(args),
     }
 }
 
@@ -100,8 +102,7 @@ async fn hasher(ctx: &admin::Context) -> Result<Passwords> {
 }
 
 async fn find(ctx: &admin::Context, name: &str) -> Result<User> {
-    ctx.store
-        .user_by_username(name)
+    accounts::find_user(&*ctx.store, name)
         .await?
         .with_context(|| format!("no user named {name:?}"))
 }
@@ -112,13 +113,17 @@ async fn find(ctx: &admin::Context, name: &str) -> Result<User> {
     long_about = "Add a user with a password (hashed with argon2id, as configured in \
         [passwords]) and roles. The password is read from standard input with \
         --password-stdin, else asked on the terminal.\n\n\
-        Exit codes: 0 added; 2 usage error, the name is taken, or the database cannot be used.",
+        The username is stored in its RFC 8265 form (UsernameCaseMapped: lower case, \
+        full-width letters as ASCII, Unicode NFC); control, format and invisible characters, \
+        symbols outside ASCII and leading, trailing or doubled spaces are refused.\n\n\
+        Exit codes: 0 added; 2 usage error (a refused name), the name is taken (in any case \
+        or width), or the database cannot be used.",
     after_help = "Examples:\n  \
         tessera user add alice --role admin --role user\n  \
         printf '%s' \"$PASSWORD\" | tessera user add bob --password-stdin"
 )]
 pub(crate) struct AddArgs {
-    /// The username (exact: case and spaces count).
+    /// The username (RFC 8265: `Alice` and `ＡＬＩＣＥ` are both stored as `alice`).
     name: String,
     /// A role (repeat for several).
     #[arg(long = "role", value_name = "ROLE")]
@@ -130,7 +135,8 @@ pub(crate) struct AddArgs {
 }
 
 fn add(args: AddArgs) -> Result<()> {
-    accounts::check_username(&args.name)?;
+    let name = accounts::normalize_username(&args.name)
+        .with_context(|| format!("invalid username {:?}", args.name))?;
     let roles = accounts::check_roles(&args.roles)?;
     let password = args.password.read()?;
     let user = block_on(async {
@@ -141,22 +147,30 @@ fn add(args: AddArgs) -> Result<()> {
             .await
             .context("hashing the password")?;
         let now = ctx.clock.now();
-        let created = ctx
-            .store
-            .create_user(
-                NewUser {
-                    username: &args.name,
-                    password_hash: Some(&hash),
-                    roles: &roles,
-                },
-                now,
-            )
-            .await;
-        ctx.store.close().await;
-        match created {
-            Err(StoreError::Conflict { .. }) => bail!("a user named {:?} exists", args.name),
-            other => Ok(other?),
+        let created: Result<Option<User>, StoreError> = async {
+            // Rows made before the RFC 8265 rules are taken in their normal form too.
+            if accounts::username_taken(&*ctx.store, &name, None).await? {
+                return Ok(None);
+            }
+            match ctx
+                .store
+                .create_user(
+                    NewUser {
+                        username: &name,
+                        password_hash: Some(&hash),
+                        roles: &roles,
+                    },
+                    now,
+                )
+                .await
+            {
+                Err(StoreError::Conflict { .. }) => Ok(None),
+                other => other.map(Some),
+            }
         }
+        .await;
+        ctx.store.close().await;
+        created?.with_context(|| format!("a user named {name:?} exists"))
     })?;
     output::note(&format!("added user {} ({})", user.username, user.id));
     output::line(&user.id)
@@ -380,6 +394,28 @@ pub(crate) struct DeleteArgs {
     config: ConfigArgs,
 }
 
+#[derive(Debug, Args)]
+#[command(
+    about = "Rename a user (the id, the `sub` of tokens, stays)",
+    long_about = "Rename a user. OLD is the stored name exactly, or any spelling of it (case, \
+        width); NEW is normalised as `tessera user add` does (RFC 8265) and must be free. The \
+        user's id, the `sub` of every token, does not change, nor do the sessions.\n\n\
+        `tessera serve` refuses to start while two stored usernames are one name under \
+        RFC 8265 (say `admin` and `ＡＤＭＩＮ`, made before these rules) and lists them: rename \
+        all but one of each group, then start again.\n\n\
+        Exit codes: 0 renamed; 2 no such user, an invalid or taken new name, or the database \
+        cannot be used.",
+    after_help = "Example:\n  tessera user rename ＡＤＭＩＮ admin-old"
+)]
+pub(crate) struct RenameArgs {
+    /// The user's current name (as stored, or any spelling of it).
+    old: String,
+    /// The new name.
+    new: String,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
 fn delete(args: DeleteArgs) -> Result<()> {
     let deleted = block_on(async {
         let ctx = args.config.context().await?;
@@ -396,6 +432,21 @@ fn delete(args: DeleteArgs) -> Result<()> {
     output::note(&format!(
         "deleted user {}; {} session(s) ended, {} linked identity(ies) removed",
         args.name, deleted.sessions, deleted.identities
+    ));
+    Ok(())
+}
+
+fn rename(args: RenameArgs) -> Result<()> {
+    let user = block_on(async {
+        let ctx = args.config.context().await?;
+        let renamed =
+            accounts::rename_user(&*ctx.store, &args.old, &args.new, ctx.clock.now()).await;
+        ctx.store.close().await;
+        Ok(renamed?)
+    })?;
+    output::note(&format!(
+        "renamed user {:?} to {:?} (id {})",
+        args.old, user.username, user.id
     ));
     Ok(())
 }

@@ -184,6 +184,8 @@ pub async fn run(
     if let Some(db) = &new_database {
         tracing::info!(file = %db.display(), "created the SQLite database");
     }
+    // Usernames in their RFC 8265 form before the first login (a migration cannot run PRECIS).
+    crate::accounts::reconcile_usernames(&*ctx.store, ctx.clock.now()).await?;
     let (state, report): (AppState, RotationReport) = ctx.app_state().await?;
     // The outside identity providers' verifier starts fetching their keys now, and a
     // provider it cannot use stops the start rather than the first sign-in.

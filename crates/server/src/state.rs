@@ -66,6 +66,9 @@ pub enum StartupError {
     /// The master key or the signing keys cannot be used.
     #[error(transparent)]
     Keys(#[from] KeyError),
+    /// Stored usernames collide under RFC 8265 (or could not be checked).
+    #[error(transparent)]
+    Usernames(#[from] crate::accounts::UsernameError),
     /// Anything else at startup (binding the address, reading TLS files…).
     #[error("{0}")]
     Other(String),

@@ -17,8 +17,6 @@ use crate::tokens::{
     presented_refresh_token,
 };
 
-/// Longest username looked up; longer ones cannot exist (and are answered like unknown ones).
-const MAX_USERNAME_LEN: usize = 256;
 /// Longest `User-Agent` kept with a session.
 const MAX_USER_AGENT_LEN: usize = 256;
 
@@ -171,10 +169,18 @@ pub(crate) async fn password(
     scopes: Vec<String>,
     origin: &Origin,
 ) -> Result<Issued, GrantError> {
+    // What was typed, in its RFC 8265 normal form (what is stored: "ALICE" is alice), also for
+    // the throttle's key, so that variants share one bucket. A name without a normal form
+    // cannot exist: the lookup is skipped, not the work.
+    let normal = crate::accounts::normalize_username(username).ok();
     let attempt = match &state.auth.throttle {
         Some(throttle) => {
             match throttle
-                .attempt(&state.store, username, origin.throttle_address())
+                .attempt(
+                    &state.store,
+                    normal.as_deref().unwrap_or(username),
+                    origin.throttle_address(),
+                )
                 .await
             {
                 Ok(attempt) => Some(attempt),
@@ -208,17 +214,11 @@ pub(crate) async fn password(
         tokio::time::sleep(delay).await;
     }
 
-    // A name that cannot be stored (too long, NUL) cannot exist: skip the lookup, not the work.
-    let user = if username.len() <= MAX_USERNAME_LEN && !username.contains('\0') {
-        state
-            .store
-            .user_by_username(username)
-            .await
-            .inspect_err(|_| {
-                state.metrics.login("error");
-            })?
-    } else {
-        None
+    let user = match &normal {
+        Some(name) => state.store.user_by_username(name).await.inspect_err(|_| {
+            state.metrics.login("error");
+        })?,
+        None => None,
     };
     let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
     let rehash_password = stored.is_some().then(|| password.clone());
@@ -267,13 +267,15 @@ pub(crate) async fn password(
 }
 
 /// Stores a hash with the current parameters, in the background (the login does not wait).
-/// The hash is written only if the stored one is still the one that was verified, so a
-/// password changed meanwhile is not overwritten (a change in the few milliseconds between
-/// that check and the write would be; the store has no compare-and-set for passwords).
+/// The hash is written only if the stored one is still the one that was verified, in one
+/// compare-and-set ([`Store::set_password_hash_if`](crate::store::Store::set_password_hash_if)),
+/// so a password changed meanwhile (`tessera user passwd`) is never overwritten.
 fn spawn_rehash(state: &AppState, user: &User, password: SecretString) {
     let state = state.clone();
     let id = user.id.clone();
-    let verified = user.password_hash.clone();
+    let Some(verified) = user.password_hash.clone() else {
+        return;
+    };
     tokio::spawn(async move {
         let hash = match state.auth.passwords.hash(password).await {
             Ok(hash) => hash,
@@ -282,26 +284,17 @@ fn spawn_rehash(state: &AppState, user: &User, password: SecretString) {
                 return;
             }
         };
-        match state.store.user_by_id(&id).await {
-            Ok(Some(current)) if current.password_hash == verified => {
-                let now = state.clock.now();
-                match state
-                    .store
-                    .set_user_password_hash(&id, Some(&hash), now)
-                    .await
-                {
-                    Ok(()) => {
-                        tracing::info!(user = %id, "password rehashed with the current parameters")
-                    }
-                    Err(e) => {
-                        tracing::warn!(user = %id, error = %e, "storing a rehashed password failed")
-                    }
-                }
+        let now = state.clock.now();
+        match state
+            .store
+            .set_password_hash_if(&id, &verified, &hash, now)
+            .await
+        {
+            Ok(true) => tracing::info!(user = %id, "password rehashed with the current parameters"),
+            Ok(false) => {
+                tracing::info!(user = %id, "rehash skipped: the password changed meanwhile")
             }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(user = %id, error = %e, "rehashing a password: user lookup failed")
-            }
+            Err(e) => tracing::warn!(user = %id, error = %e, "storing a rehashed password failed"),
         }
     });
 }

@@ -239,6 +239,29 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         now: i64,
     ) -> Result<(), StoreError>;
 
+    // ---- usernames and password compare-and-set (issue 9) ------------------------------
+
+    /// Every user's `(id, username)`, by username: the startup check of usernames reads them
+    /// all (two short columns each).
+    async fn usernames(&self) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Renames a user; the id (the `sub` of tokens) stays. [`StoreError::Conflict`] if the
+    /// username is taken, [`StoreError::NotFound`] if there is no such user.
+    async fn rename_user(&self, id: &str, username: &str, now: i64) -> Result<(), StoreError>;
+
+    /// Replaces a user's password hash with `new` only if the stored one is still
+    /// `expected` (compare-and-set, in one statement): `Ok(true)` if replaced, `Ok(false)` if
+    /// the stored hash is another (changed meanwhile: it is kept). [`StoreError::NotFound`]
+    /// if there is no such user. What the background rehash after a login uses, so that it
+    /// never overwrites a concurrent `tessera user passwd`.
+    async fn set_password_hash_if(
+        &self,
+        id: &str,
+        expected: &str,
+        new: &str,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
     // ---- outside identities -------------------------------------------------------------
 
     /// The link of an outside identity (`iss`, `sub`), if any.

@@ -405,6 +405,60 @@ impl Store for This {
         Self::one_user(done, id)
     }
 
+    // ---- usernames and password compare-and-set (issue 9) ---------------------------------
+
+    async fn usernames(&self) -> Result<Vec<(String, String)>, StoreError> {
+        sqlx::query_as("SELECT id, username FROM users ORDER BY username")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(Self::fail)
+    }
+
+    async fn rename_user(&self, id: &str, username: &str, now: i64) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE users SET username = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(username)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| {
+                Self::fail_as(
+                    e,
+                    || StoreError::conflict("user", format!("username {username:?} is taken")),
+                    || StoreError::not_found("referenced record", "(unknown)"),
+                )
+            })?;
+        Self::one_user(done, id)
+    }
+
+    async fn set_password_hash_if(
+        &self,
+        id: &str,
+        expected: &str,
+        new: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        // One statement: the comparison and the write cannot be split by another writer.
+        let done = sqlx::query(
+            "UPDATE users SET password_hash = $3, updated_at = $4 \
+             WHERE id = $1 AND password_hash = $2",
+        )
+        .bind(id)
+        .bind(expected)
+        .bind(new)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(Self::fail)?;
+        if done.rows_affected() > 0 {
+            return Ok(true);
+        }
+        match self.user_by_id(id).await? {
+            Some(_) => Ok(false),
+            None => Err(StoreError::not_found("user", id)),
+        }
+    }
+
     // ---- outside identities ----------------------------------------------------------------
 
     async fn external_identity(

@@ -30,7 +30,8 @@
 //!
 //! - Usernames, passwords (at least 8 characters), roles, client names and scopes follow
 //!   [`accounts`](crate::accounts), as the CLI does; passwords are hashed with the issuer's
-//!   argon2id settings.
+//!   argon2id settings. A username is stored in its RFC 8265 form (the answer shows it), so
+//!   `ＡＤＭＩＮ` is `admin` (409 if taken) and `"\u202eadmin"` is refused (400).
 //! - Disabling a user revokes every session of the user (reason `user_disabled`), as
 //!   `tessera user disable` does; enabling leaves the revoked sessions revoked. An admin can
 //!   neither disable themselves nor drop their own `admin` role (400): the last admin could
@@ -224,7 +225,7 @@ async fn add_user(
     Json(body): Json<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
     let request: NewUserRequest = from_object(body)?;
-    accounts::check_username(&request.username).map_err(refused)?;
+    let username = accounts::normalize_username(&request.username).map_err(refused)?;
     let roles = accounts::check_roles(&request.roles).map_err(refused)?;
     accounts::check_new_password(request.password.expose()).map_err(refused)?;
     let hash = state
@@ -237,7 +238,7 @@ async fn add_user(
         .store
         .create_user(
             NewUser {
-                username: &request.username,
+                username: &username,
                 password_hash: Some(&hash),
                 roles: &roles,
             },
@@ -250,7 +251,7 @@ async fn add_user(
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "conflict",
-                format!("a user named {:?} exists", request.username),
+                format!("a user named {username:?} exists"),
             ));
         }
         Err(e) => return Err(e.into()),

@@ -2,6 +2,7 @@
 //! SQLite file and against PostgreSQL (a fresh schema per case, through the store contract
 //! tests' harness; PostgreSQL must be reachable — see `scripts/ensure-postgres`).
 //!
+//! - `accounts`: RFC 8265 usernames at login, the rehash's compare-and-set.
 //! - `flow`: login → userinfo → refresh → logout, reuse detection, concurrent refreshes,
 //!   disabled users, key rotation, the database going away.
 //! - `oauth`: `/oauth2/token` grants, client authentication, revocation, introspection.
@@ -17,6 +18,7 @@
 mod harness;
 mod support;
 
+mod accounts;
 mod flow;
 mod input;
 mod oauth;

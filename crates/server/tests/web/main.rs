@@ -6,6 +6,7 @@
 //! - `admin_api`: the admin pages' JSON API.
 //! - `key_revocation`: a compromised signing key revoked through the admin API.
 //! - `upkeep`: the session cap, paged lists, deleting a user (storage stays bounded).
+//! - `usernames`: RFC 8265 usernames through the admin API (look-alikes refused).
 //! - `oidc_flow`: sign-in with an outside provider (authorization code + PKCE) against a
 //!   provider served on 127.0.0.1.
 
@@ -25,3 +26,4 @@ mod oidc_flow;
 mod session;
 mod sessions_api;
 mod upkeep;
+mod usernames;
