@@ -224,7 +224,12 @@ pub const KEYS: &[KeyDoc] = &[
         "outside identity providers for /login/oidc: [[providers]] name, issuer, jwks_uri (or discovery = true), audience, algorithms; \
          for \"Sign in with <name>\" on the login page also client_id (default: the only audience), \
          client_secret (confidential client: sent with HTTP Basic; keep it in TESSERA_PROVIDERS rather than the file), \
-         scopes (default [\"openid\", \"email\", \"profile\"])",
+         scopes (default [\"openid\", \"email\", \"profile\"]); \
+         link_existing (\"never\" (default) or \"verified_email\": a first sign-in joins the local account named by its e-mail only with boolean email_verified, \
+         an allowed domain (Google: also hd) and an account with no password and no role), \
+         create_users (default true: may a first sign-in create a user), \
+         allowed_domains (e-mail domains, Google: also hd, that may sign in; required by verified_email; default [] = any), \
+         max_id_token_age (default \"10m\": ID tokens older than this by iat are refused)",
     ),
     doc(
         "passwords.memory_kib",
@@ -561,6 +566,28 @@ pub struct ProviderSettings {
     pub client_secret: Option<Secret>,
     /// The scopes asked for (always with `openid`); default `openid email profile`.
     pub scopes: Vec<String>,
+    /// Whether a first sign-in may join an existing local account (default: never).
+    pub link_existing: LinkExisting,
+    /// Whether a first sign-in may create a user (default true).
+    pub create_users: bool,
+    /// E-mail domains (lowercase; for Google also `hd`) that may sign in; empty: any.
+    pub allowed_domains: Vec<String>,
+    /// ID tokens older than this (by `iat`) are refused (default 10 minutes).
+    pub max_id_token_age: Duration,
+}
+
+/// `link_existing` of a `[[providers]]` entry: whether the first sign-in of an outside
+/// identity may join the local account whose username is its e-mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LinkExisting {
+    /// Never: a new identity gets a user of its own (or a refusal); linking is done by the
+    /// signed-in user from `/account`.
+    #[default]
+    Never,
+    /// Only with a boolean `email_verified: true`, an e-mail of `allowed_domains` (Google:
+    /// and a matching `hd`), to an account without password, role or second factor.
+    VerifiedEmail,
 }
 
 /// Where a provider's keys are published.
@@ -886,6 +913,14 @@ struct RawProvider {
     client_secret: Option<Secret>,
     #[serde(default)]
     scopes: Option<Vec<String>>,
+    #[serde(default)]
+    link_existing: Option<String>,
+    #[serde(default)]
+    create_users: Option<bool>,
+    #[serde(default)]
+    allowed_domains: Option<Vec<String>>,
+    #[serde(default)]
+    max_id_token_age: Option<Dur>,
 }
 
 /// A secret read straight into [`Secret`] (zeroized, redacted), never held as a plain `String`.
@@ -1318,6 +1353,12 @@ fn validate_keys(raw: &RawKeys) -> Result<KeySettings, ConfigError> {
 
 fn validate_provider(i: usize, raw: RawProvider) -> Result<ProviderSettings, ConfigError> {
     let key = |k: &str| format!("providers[{i}].{k}");
+    let raw_linking = RawProviderLinking {
+        link_existing: raw.link_existing.clone(),
+        create_users: raw.create_users,
+        allowed_domains: raw.allowed_domains.clone(),
+        max_id_token_age: raw.max_id_token_age,
+    };
     let name = raw.name.trim().to_owned();
     if name.is_empty() {
         return Err(invalid(&key("name"), "must not be empty"));
@@ -1432,6 +1473,7 @@ fn validate_provider(i: usize, raw: RawProvider) -> Result<ProviderSettings, Con
             unique
         }
     };
+    let linking = validate_provider_linking(i, &raw_linking)?;
     Ok(ProviderSettings {
         name,
         issuer,
@@ -1441,7 +1483,66 @@ fn validate_provider(i: usize, raw: RawProvider) -> Result<ProviderSettings, Con
         client_id,
         client_secret,
         scopes,
+        link_existing: linking.0,
+        create_users: linking.1,
+        allowed_domains: linking.2,
+        max_id_token_age: linking.3,
     })
+}
+
+/// The linking keys of a `[[providers]]` entry, as given.
+struct RawProviderLinking {
+    link_existing: Option<String>,
+    create_users: Option<bool>,
+    allowed_domains: Option<Vec<String>>,
+    max_id_token_age: Option<Dur>,
+}
+
+/// `link_existing`, `create_users`, `allowed_domains` (lowercased), `max_id_token_age`.
+fn validate_provider_linking(
+    i: usize,
+    raw: &RawProviderLinking,
+) -> Result<(LinkExisting, bool, Vec<String>, Duration), ConfigError> {
+    let key = |k: &str| format!("providers[{i}].{k}");
+    let link_existing = match raw.link_existing.as_deref().map(str::trim) {
+        None | Some("never") => LinkExisting::Never,
+        Some("verified_email") => LinkExisting::VerifiedEmail,
+        Some(other) => {
+            return Err(invalid(
+                &key("link_existing"),
+                format!("{other:?} is not \"never\" or \"verified_email\""),
+            ));
+        }
+    };
+    let mut allowed_domains = Vec::new();
+    for domain in raw.allowed_domains.iter().flatten() {
+        let domain = domain.trim().to_ascii_lowercase();
+        if domain.is_empty() || domain.contains('@') || domain.contains(char::is_whitespace) {
+            return Err(invalid(
+                &key("allowed_domains"),
+                format!("{domain:?} is not an e-mail domain (like \"example.com\")"),
+            ));
+        }
+        if !allowed_domains.contains(&domain) {
+            allowed_domains.push(domain);
+        }
+    }
+    if link_existing == LinkExisting::VerifiedEmail && allowed_domains.is_empty() {
+        return Err(invalid(
+            &key("allowed_domains"),
+            "link_existing = \"verified_email\" needs allowed_domains: the e-mail domains whose addresses this provider really verifies",
+        ));
+    }
+    let max_id_token_age = positive(
+        &key("max_id_token_age"),
+        raw.max_id_token_age.unwrap_or(Dur::mins(10)),
+    )?;
+    Ok((
+        link_existing,
+        raw.create_users.unwrap_or(true),
+        allowed_domains,
+        max_id_token_age,
+    ))
 }
 
 /// The scopes asked of a provider when `scopes` is not set.
@@ -1907,6 +2008,49 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("providers[1].name"), "{err}");
+    }
+
+    #[test]
+    fn provider_linking_settings() {
+        let base =
+            "[[providers]]\nname = \"g\"\nissuer = \"https://a.example\"\naudience = \"x\"\n";
+        let config = Config::from_toml_and_env(base, NO_ENV).unwrap();
+        let p = &config.providers[0];
+        assert_eq!(p.link_existing, LinkExisting::Never);
+        assert!(p.create_users);
+        assert!(p.allowed_domains.is_empty());
+        assert_eq!(p.max_id_token_age, Duration::from_secs(600));
+        let config = Config::from_toml_and_env(
+            &format!("{base}link_existing = \"verified_email\"\nallowed_domains = [\" Corp.Example \"]\ncreate_users = false\nmax_id_token_age = \"1h\""),
+            NO_ENV,
+        )
+        .unwrap();
+        let p = &config.providers[0];
+        assert_eq!(p.link_existing, LinkExisting::VerifiedEmail);
+        assert!(!p.create_users);
+        assert_eq!(p.allowed_domains, ["corp.example"]);
+        assert_eq!(p.max_id_token_age, Duration::from_secs(3600));
+        for (extra, key) in [
+            // verified_email with no domain to trust is the takeover of issue 9 again.
+            (
+                "link_existing = \"verified_email\"",
+                "providers[0].allowed_domains",
+            ),
+            (
+                "link_existing = \"verified_email\"\nallowed_domains = []",
+                "providers[0].allowed_domains",
+            ),
+            ("link_existing = \"always\"", "providers[0].link_existing"),
+            (
+                "allowed_domains = [\"a@b.example\"]",
+                "providers[0].allowed_domains",
+            ),
+            ("allowed_domains = [\"\"]", "providers[0].allowed_domains"),
+            ("max_id_token_age = 0", "providers[0].max_id_token_age"),
+        ] {
+            let err = Config::from_toml_and_env(&format!("{base}{extra}"), NO_ENV).unwrap_err();
+            assert!(err.to_string().contains(key), "{extra}: {err}");
+        }
     }
 
     #[test]

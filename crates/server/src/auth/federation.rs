@@ -4,10 +4,21 @@
 //! at `POST /login/oidc` (the same answer as `/login`) and, for OAuth clients, through the
 //! RFC 8693 token exchange grant of `/oauth2/token`.
 //!
-//! Linking: an identity seen before maps to its user. A new identity whose `email` is verified
-//! by the provider (`email_verified: true`) is linked to the existing user of that name, or
-//! creates a user named after the e-mail; an unverified e-mail is never used for linking (anyone
-//! can claim an address), and the new user is named `provider:sub`.
+//! Linking (issue 9, finding 1: an outside provider is as trusted as its weakest
+//! `email_verified`): an identity seen before maps to its user. A new identity never joins an
+//! existing local account by itself unless its provider says `link_existing =
+//! "verified_email"`, and then only with a JSON boolean `email_verified: true`, an e-mail whose
+//! domain is in the provider's `allowed_domains` (Google: and an `hd` claim naming that same
+//! domain), the e-mail equal byte for byte to the username, and an account with no password,
+//! no role and no second factor ([`may_link_automatically`]). Otherwise a new identity gets a
+//! user of its own — named after its verified e-mail when no account has that name, else
+//! `provider:sub` — or, with `create_users = false`, a refusal. A signed-in user links an
+//! identity to their own account from `/account` ([`link_with_code_flow`]).
+//!
+//! Every ID token, at every entry, must also: not say `typ: at+jwt` (an access token is not an
+//! ID token), carry an `azp` that is one of the provider's `audience` values when it has one,
+//! be younger than the provider's `max_id_token_age` by its `iat`, and — when the provider has
+//! `allowed_domains` — carry a verified e-mail of one of them (Google: and an `hd` of one).
 //!
 //! The hosted login page's "Sign in with …" (the authorization code flow, `web::oidc`) ends in
 //! `sign_in_with_code_flow`: the same verification, linking and session start, plus the check
@@ -28,10 +39,10 @@ use tokio::sync::OnceCell;
 use super::grants::{self, GrantError, Issued, Origin};
 use super::json_api::token_response;
 use crate::app::ClientAddr;
-use crate::config::{ProviderKeys, ProviderSettings};
+use crate::config::{LinkExisting, ProviderKeys, ProviderSettings};
 use crate::error::{ApiError, Json};
 use crate::state::AppState;
-use crate::store::{Client, LinkTarget, NewExternalIdentity, NewUser};
+use crate::store::{Client, LinkOutcome, LinkTarget, NewExternalIdentity, NewUser, User};
 
 /// RFC 8693 §2.1: the grant type of a token exchange.
 pub(crate) const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -190,6 +201,9 @@ pub(crate) enum Refusal {
     Disabled,
     /// A new identity's name is taken by an account it cannot be linked to (409).
     Conflict(ApiError),
+    /// The provider's settings refuse this sign-in (`create_users = false`), or the identity
+    /// belongs to another account than the one linking it.
+    NotPermitted(&'static str),
     /// Anything else, already an answer (a bad request, the database failing).
     Other(GrantError),
 }
@@ -197,7 +211,9 @@ pub(crate) enum Refusal {
 impl From<Refusal> for GrantError {
     fn from(refusal: Refusal) -> Self {
         match refusal {
-            Refusal::InvalidToken(why) => GrantError::InvalidGrant(why),
+            Refusal::InvalidToken(why) | Refusal::NotPermitted(why) => {
+                GrantError::InvalidGrant(why)
+            }
             Refusal::Unavailable(e) | Refusal::Conflict(e) => GrantError::Api(e),
             Refusal::Disabled => GrantError::InvalidGrant("the account cannot sign in"),
             Refusal::Other(e) => e,
@@ -313,7 +329,136 @@ async fn verify<'s>(
             "the ID token is not from the provider named",
         ));
     }
+    if let Err(why) = check_id_token(provider, &token, state.clock.now()) {
+        state.metrics.login("invalid_credentials");
+        tracing::info!(provider = %provider.name, reason = why, "outside ID token refused");
+        return Err(Refusal::InvalidToken(why));
+    }
     Ok((provider, token))
+}
+
+/// How far in the future an `iat` may be (clocks differ a little).
+const IAT_LEEWAY_SECS: i64 = 60;
+
+/// The rules of an outside ID token beyond its signature and registered claims (which the
+/// verifier checked): the same at `/login/oidc`, the token exchange and the browser flow.
+/// `Err` is the `error_description`.
+fn check_id_token(
+    provider: &ProviderSettings,
+    token: &VerifiedToken,
+    now: i64,
+) -> Result<(), &'static str> {
+    // RFC 9068 §2.1: an access token says `at+jwt`; accepting it as an ID token would let a
+    // token meant for an API stand in for a sign-in.
+    if token.header().typ.as_deref().is_some_and(|typ| {
+        typ.eq_ignore_ascii_case("at+jwt") || typ.eq_ignore_ascii_case("application/at+jwt")
+    }) {
+        return Err("the token is an access token (typ at+jwt), not an ID token");
+    }
+    // OpenID Connect Core §2: `azp` is the party the token was issued to.
+    match token.claims_json().get("azp") {
+        None => {}
+        Some(Value::String(azp)) if provider.audience.iter().any(|a| a == azp) => {}
+        Some(_) => return Err("the ID token was issued to another party (azp)"),
+    }
+    let Some(iat) = token.registered().iat.map(|iat| iat.as_secs()) else {
+        return Err("the ID token has no iat");
+    };
+    let max_age = i64::try_from(provider.max_id_token_age.as_secs()).unwrap_or(i64::MAX);
+    if iat > now.saturating_add(IAT_LEEWAY_SECS) {
+        return Err("the ID token was issued in the future (iat)");
+    }
+    if now.saturating_sub(iat) > max_age {
+        return Err("the ID token is too old (iat): sign in at the provider again");
+    }
+    if !provider.allowed_domains.is_empty() {
+        let claims = Claims::of(token);
+        let domain = claims.verified_email_domain();
+        if !domain.is_some_and(|d| is_allowed_domain(provider, d)) {
+            return Err(
+                "this provider accepts only verified e-mail addresses of its allowed domains",
+            );
+        }
+        if is_google(provider) && !claims.hd.is_some_and(|hd| is_allowed_domain(provider, hd)) {
+            return Err("this provider accepts only accounts of its allowed domains (hd)");
+        }
+    }
+    Ok(())
+}
+
+fn is_google(provider: &ProviderSettings) -> bool {
+    provider.issuer == GOOGLE_ISSUER
+}
+
+/// Whether `domain` is one of the provider's `allowed_domains` (stored lowercase; DNS names
+/// are case-insensitive).
+fn is_allowed_domain(provider: &ProviderSettings, domain: &str) -> bool {
+    provider
+        .allowed_domains
+        .iter()
+        .any(|allowed| allowed.eq_ignore_ascii_case(domain))
+}
+
+/// The claims of an ID token that linking looks at.
+struct Claims<'t> {
+    email: Option<&'t str>,
+    /// Only a JSON boolean `true` counts: the string `"true"` is what some providers send for
+    /// addresses they did not verify the way Google does, and never counted since issue 9.
+    email_verified: bool,
+    hd: Option<&'t str>,
+}
+
+impl<'t> Claims<'t> {
+    fn of(token: &'t VerifiedToken) -> Self {
+        let claims = token.claims_json();
+        Self {
+            email: claims.get("email").and_then(Value::as_str),
+            email_verified: claims.get("email_verified") == Some(&Value::Bool(true)),
+            hd: claims.get("hd").and_then(Value::as_str),
+        }
+    }
+
+    /// The e-mail, if the provider says (boolean) it verified it.
+    fn verified_email(&self) -> Option<&'t str> {
+        self.email.filter(|_| self.email_verified)
+    }
+
+    /// The domain of the verified e-mail (after the last `@`; both sides non-empty).
+    fn verified_email_domain(&self) -> Option<&'t str> {
+        let (local, domain) = self.verified_email()?.rsplit_once('@')?;
+        (!local.is_empty() && !domain.is_empty()).then_some(domain)
+    }
+}
+
+/// Whether an outside identity may be joined to this existing account without its owner
+/// signing in first: never to an account that has a password (its owner proves themselves
+/// with it, and would lose nothing to a stranger's identity otherwise), a role, or a second
+/// factor. Second factors do not exist yet: when they do, their presence is passed here.
+pub(crate) fn may_link_automatically(user: &User, has_second_factor: bool) -> bool {
+    user.password_hash.is_none() && user.roles.is_empty() && !has_second_factor
+}
+
+/// Whether a new identity of this token may join `existing` by itself (the rules of
+/// `link_existing = "verified_email"`).
+fn may_join_existing(
+    provider: &ProviderSettings,
+    claims: &Claims<'_>,
+    existing: Option<&User>,
+) -> bool {
+    let Some(user) = existing else {
+        return false;
+    };
+    let (Some(email), Some(domain)) = (claims.verified_email(), claims.verified_email_domain())
+    else {
+        return false;
+    };
+    provider.link_existing == LinkExisting::VerifiedEmail
+        // Exactly as sent: no case or width folding may make another account's name match.
+        && user.username == email
+        && is_allowed_domain(provider, domain)
+        && (!is_google(provider) || claims.hd.is_some_and(|hd| hd.eq_ignore_ascii_case(domain)))
+        // No second factors exist yet.
+        && may_link_automatically(user, false)
 }
 
 /// Finds or creates the user of a verified ID token and starts a session.
@@ -343,45 +488,56 @@ async fn find_or_create_user(
     state: &AppState,
     provider: &ProviderSettings,
     token: &VerifiedToken,
-) -> Result<crate::store::User, Refusal> {
+) -> Result<User, Refusal> {
     let subject = token
         .subject()
         .ok_or(Refusal::InvalidToken("the ID token has no subject"))?;
-    let claims = token.claims_json();
-    let email = claims.get("email").and_then(Value::as_str);
-    // Google sends a boolean; some providers send the string "true".
-    let email_verified = match claims.get("email_verified") {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => s == "true",
-        _ => false,
+    let claims = Claims::of(token);
+    let identity = NewExternalIdentity {
+        issuer: &provider.issuer,
+        subject,
+        email: claims.email,
+        email_verified: claims.email_verified,
     };
     let now = state.clock.now();
-    let verified_email = email.filter(|_| email_verified);
-    let existing = match verified_email {
-        Some(email) => state.store.user_by_username(email).await?,
-        None => None,
-    };
+    let linked = state
+        .store
+        .external_identity(&provider.issuer, subject)
+        .await?;
     let fallback_name = format!("{}:{subject}", provider.name);
-    let target = match &existing {
-        Some(user) => LinkTarget::User(&user.id),
-        None => LinkTarget::NewUser(NewUser {
-            username: verified_email.unwrap_or(&fallback_name),
+    let existing = match (&linked, claims.verified_email()) {
+        (None, Some(email)) => state
+            .store
+            .user_by_username(email)
+            .await?
+            // The store may compare names loosely; linking compares them exactly.
+            .filter(|user| user.username == email),
+        _ => None,
+    };
+    let target = match (&linked, &existing) {
+        (Some(identity), _) => LinkTarget::User(&identity.user_id),
+        (None, Some(user)) if may_join_existing(provider, &claims, Some(user)) => {
+            LinkTarget::User(&user.id)
+        }
+        (None, _) if !provider.create_users => {
+            state.metrics.login("invalid_credentials");
+            tracing::info!(provider = %provider.name, "outside sign-in refused: new identity and create_users = false");
+            return Err(Refusal::NotPermitted(
+                "this provider does not create accounts: sign in with your account and connect the provider from /account",
+            ));
+        }
+        (None, existing) => LinkTarget::NewUser(NewUser {
+            username: match (existing, claims.verified_email()) {
+                (None, Some(email)) => email,
+                _ => &fallback_name,
+            },
             password_hash: None,
             roles: &[],
         }),
     };
     let login = state
         .store
-        .find_or_link_external_identity(
-            NewExternalIdentity {
-                issuer: &provider.issuer,
-                subject,
-                email,
-                email_verified,
-            },
-            target,
-            now,
-        )
+        .find_or_link_external_identity(identity, target, now)
         .await
         .map_err(|e| match e {
             crate::store::StoreError::Conflict { .. } => Refusal::Conflict(ApiError::new(
@@ -391,6 +547,9 @@ async fn find_or_create_user(
             )),
             other => other.into(),
         })?;
+    if login.outcome == LinkOutcome::Linked {
+        tracing::info!(user = %login.user.id, provider = %provider.name, "outside identity linked to an existing account (link_existing = verified_email)");
+    }
     Ok(login.user)
 }
 

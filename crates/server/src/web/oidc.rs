@@ -16,7 +16,8 @@
 //! provider's keys unavailable — and, so that the page can say "try again later", tessera's
 //! own database failing meanwhile), `invalid_id_token` (the ID token fails the checks of
 //! `POST /login/oidc`, or its `nonce` is not the one sent), `account_disabled`,
-//! `account_conflict` (as `/login/oidc`'s 409). Every failure clears the `tessera_oidc` cookie.
+//! `account_conflict` (as `/login/oidc`'s 409), `not_permitted` (the provider's settings refuse
+//! it: `create_users = false` and no account has this identity). Every failure clears the `tessera_oidc` cookie.
 //!
 //! ## How
 //!
@@ -129,6 +130,7 @@ enum Failure {
     InvalidIdToken,
     AccountDisabled,
     AccountConflict,
+    NotPermitted,
 }
 
 impl Failure {
@@ -140,6 +142,7 @@ impl Failure {
             Self::InvalidIdToken => "invalid_id_token",
             Self::AccountDisabled => "account_disabled",
             Self::AccountConflict => "account_conflict",
+            Self::NotPermitted => "not_permitted",
         }
     }
 }
@@ -549,6 +552,7 @@ async fn callback(
                 Refusal::Unavailable(_) => Failure::ProviderUnavailable,
                 Refusal::Disabled => Failure::AccountDisabled,
                 Refusal::Conflict(_) => Failure::AccountConflict,
+                Refusal::NotPermitted(_) => Failure::NotPermitted,
                 Refusal::Other(e) => {
                     tracing::warn!(provider = %provider.name, error = ?e, "sign-in with a provider failed");
                     Failure::ProviderUnavailable

@@ -22,6 +22,8 @@ const PROVIDER_ERRORS = {
   account_disabled: 'This account is disabled.',
   account_conflict:
     'An account with this name already exists and is not linked to this provider. Sign in with its password instead.',
+  not_permitted:
+    'This provider does not create new accounts. Sign in with your account, then connect the provider from your account page.',
 };
 
 const params = new URLSearchParams(location.search);
