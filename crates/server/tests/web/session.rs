@@ -187,12 +187,6 @@ impl<'a> Browser<'a> {
     }
 }
 
-/// The one `Set-Cookie` of an answer, if it sets `tessera_refresh` (anything else set is a
-/// failure).
-fn refresh_cookie(answer: &Answer) -> Option<cookie::Cookie<'static>> {
-    refresh_cookie_named(answer, PLAIN.refresh)
-}
-
 /// The one `Set-Cookie` of an answer, if it sets the refresh cookie `name` (anything else set
 /// is a failure).
 fn refresh_cookie_named(answer: &Answer, name: &str) -> Option<cookie::Cookie<'static>> {
