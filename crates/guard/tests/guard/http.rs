@@ -170,11 +170,12 @@ async fn detailed_errors_say_why() {
             .starts_with(r#"Bearer error="invalid_token", error_description="token expired at"#),
         "{challenge}"
     );
-    // An attacker's issuer string is reflected only as safe header text.
+    // An attacker's issuer string is reflected only as safe header text: escaped by
+    // tessera_jwt::Untrusted (the newline as \\n), then quotes and backslashes made `'`.
     let evil = sign(&new_key("x"), "https://x\"\\\n", json!({}));
     let (_, challenge, _) = call(&app, "/detailed", &[&bearer(&evil)]).await;
     assert!(
-        challenge.contains(r#"untrusted issuer 'https://x'''''"#),
+        challenge.contains(r#"untrusted issuer 'https://x''''n'"#),
         "{challenge}"
     );
 }
