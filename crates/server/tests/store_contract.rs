@@ -13,7 +13,7 @@ use std::sync::Arc;
 use tessera_server::store::{
     self, EncryptedPrivateKey, KeyState, KeyTransition, LinkOutcome, LinkTarget, NewClient,
     NewExternalIdentity, NewRefreshFamily, NewSigningKey, NewUser, RefreshFamily, Rotation, Store,
-    StoreError, TokenHash, User, revocation_reason,
+    StoreError, TokenHash, Unlink, User, revocation_reason,
 };
 
 use harness::Ctx;
@@ -52,6 +52,8 @@ contract!(
     user_updates,
     external_identities_find_or_link,
     concurrent_first_external_sign_ins_make_one_user,
+    a_user_removes_own_identities_but_keeps_a_way_to_sign_in,
+    concurrent_removals_leave_one_identity,
     clients,
     refresh_family_creation,
     rotation_moves_the_chain,
@@ -461,6 +463,129 @@ async fn concurrent_first_external_sign_ins_make_one_user(ctx: Ctx) {
         "{outcomes:?}"
     );
     assert_eq!(ctx.store.list_users().await.unwrap().len(), 1);
+}
+
+/// A user without a password, made by signing in with Google as `sub` (two identities when
+/// `second` is given).
+async fn federated_user(store: &dyn Store, sub: &str, second: Option<&str>) -> User {
+    let name = format!("google:{sub}");
+    let login = store
+        .find_or_link_external_identity(
+            google(sub, "g@example.com", true),
+            LinkTarget::NewUser(NewUser {
+                username: &name,
+                password_hash: None,
+                roles: &[],
+            }),
+            NOW,
+        )
+        .await
+        .unwrap();
+    if let Some(second) = second {
+        store
+            .find_or_link_external_identity(
+                google(second, "g2@example.com", true),
+                LinkTarget::User(&login.user.id),
+                NOW,
+            )
+            .await
+            .unwrap();
+    }
+    login.user
+}
+
+async fn a_user_removes_own_identities_but_keeps_a_way_to_sign_in(ctx: Ctx) {
+    let s = &*ctx.store;
+    let fed = federated_user(s, "5001", Some("5002")).await;
+    let other = federated_user(s, "6001", None).await;
+
+    // Another user's identity, or one nobody has: not found, nothing removed.
+    assert_eq!(
+        s.unlink_identity_of(&fed.id, GOOGLE, "6001").await.unwrap(),
+        Unlink::NotFound
+    );
+    assert_eq!(
+        s.unlink_identity_of(&fed.id, GOOGLE, "nobody")
+            .await
+            .unwrap(),
+        Unlink::NotFound
+    );
+    assert_eq!(
+        s.unlink_identity_of("no-such-user", GOOGLE, "6001")
+            .await
+            .unwrap(),
+        Unlink::NotFound
+    );
+    assert!(s.external_identity(GOOGLE, "6001").await.unwrap().is_some());
+
+    // Two identities, no password: one may go, the last may not.
+    assert_eq!(
+        s.unlink_identity_of(&fed.id, GOOGLE, "5001").await.unwrap(),
+        Unlink::Removed
+    );
+    assert_eq!(
+        s.unlink_identity_of(&fed.id, GOOGLE, "5002").await.unwrap(),
+        Unlink::LastSignInMethod
+    );
+    let left: Vec<String> = s
+        .external_identities_of(&fed.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.subject)
+        .collect();
+    assert_eq!(left, ["5002"]);
+    assert_eq!(
+        s.unlink_identity_of(&other.id, GOOGLE, "6001")
+            .await
+            .unwrap(),
+        Unlink::LastSignInMethod
+    );
+
+    // With a password, the only identity may go.
+    let pat = user(s, "pat").await;
+    s.find_or_link_external_identity(
+        google("7001", "pat@example.com", true),
+        LinkTarget::User(&pat.id),
+        NOW,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.unlink_identity_of(&pat.id, GOOGLE, "7001").await.unwrap(),
+        Unlink::Removed
+    );
+    assert!(s.external_identities_of(&pat.id).await.unwrap().is_empty());
+}
+
+async fn concurrent_removals_leave_one_identity(ctx: Ctx) {
+    // Two identities, no password, both removed at once: exactly one removal wins.
+    let fed = federated_user(&*ctx.store, "8001", Some("8002")).await;
+    let barrier = Arc::new(tokio::sync::Barrier::new(2));
+    let mut tasks = Vec::new();
+    for sub in ["8001", "8002"] {
+        let store = Arc::clone(&ctx.store);
+        let barrier = Arc::clone(&barrier);
+        let id = fed.id.clone();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            store.unlink_identity_of(&id, GOOGLE, sub).await.unwrap()
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.unwrap());
+    }
+    outcomes.sort_by_key(|o| format!("{o:?}"));
+    assert_eq!(outcomes, [Unlink::LastSignInMethod, Unlink::Removed]);
+    assert_eq!(
+        ctx.store
+            .external_identities_of(&fed.id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 // ---- clients -------------------------------------------------------------------------------------

@@ -201,9 +201,14 @@ pub(crate) enum Refusal {
     Disabled,
     /// A new identity's name is taken by an account it cannot be linked to (409).
     Conflict(ApiError),
-    /// The provider's settings refuse this sign-in (`create_users = false`), or the identity
-    /// belongs to another account than the one linking it.
+    /// The provider's settings refuse this sign-in (`create_users = false`).
     NotPermitted(&'static str),
+    /// Linking: the identity is linked to another account already.
+    IdentityInUse,
+    /// Linking: the account has [`MAX_IDENTITIES_PER_USER`] identities already.
+    TooManyIdentities,
+    /// Linking: the session that started it has ended (signed out, revoked, expired).
+    SessionEnded,
     /// Anything else, already an answer (a bad request, the database failing).
     Other(GrantError),
 }
@@ -216,6 +221,14 @@ impl From<Refusal> for GrantError {
             }
             Refusal::Unavailable(e) | Refusal::Conflict(e) => GrantError::Api(e),
             Refusal::Disabled => GrantError::InvalidGrant("the account cannot sign in"),
+            // Only the account page's linking refuses these; no grant does.
+            Refusal::IdentityInUse => {
+                GrantError::InvalidGrant("the identity is linked to another account")
+            }
+            Refusal::TooManyIdentities => {
+                GrantError::InvalidGrant("the account has too many linked identities")
+            }
+            Refusal::SessionEnded => GrantError::InvalidGrant("the session has ended"),
             Refusal::Other(e) => e,
         }
     }
@@ -264,6 +277,19 @@ pub(crate) async fn sign_in_with_code_flow(
     address: IpAddr,
     headers: &HeaderMap,
 ) -> Result<Issued, Refusal> {
+    let (provider, token) = verify_with_nonce(state, id_token, provider, nonce).await?;
+    let origin = Origin::new(address, headers);
+    sign_in(state, provider, &token, None, Vec::new(), &origin).await
+}
+
+/// Verifies an ID token of the code flow: as at `/login/oidc`, and its `nonce` claim must
+/// equal `nonce` (compared in constant time).
+async fn verify_with_nonce<'s>(
+    state: &'s AppState,
+    id_token: &str,
+    provider: &str,
+    nonce: &str,
+) -> Result<(&'s ProviderSettings, VerifiedToken), Refusal> {
     let (provider, token) = verify(state, id_token, Some(provider)).await?;
     let sent = token.claims_json().get("nonce").and_then(Value::as_str);
     let matches = sent.is_some_and(|sent| {
@@ -278,8 +304,107 @@ pub(crate) async fn sign_in_with_code_flow(
         );
         return Err(Refusal::InvalidToken("the ID token is not valid"));
     }
-    let origin = Origin::new(address, headers);
-    sign_in(state, provider, &token, None, Vec::new(), &origin).await
+    Ok((provider, token))
+}
+
+/// Most outside identities one account may have linked (linking is the only way a user adds
+/// rows of their own choosing here; the cap keeps that bounded).
+pub(crate) const MAX_IDENTITIES_PER_USER: usize = 20;
+
+/// Who links an identity from the account page: the user, and the session (`sid`) whose
+/// access token started the link, which must still be active when the provider sends the
+/// browser back.
+pub(crate) struct LinkRequest<'a> {
+    pub(crate) user_id: &'a str,
+    pub(crate) sid: &'a str,
+}
+
+/// What linking did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Linked {
+    /// The identity is now linked to the user.
+    New,
+    /// It was linked to this user already.
+    Already,
+}
+
+/// The end of the account page's "Connect <provider>" (the authorization code flow started
+/// by a signed-in user): `id_token` is verified as in [`sign_in_with_code_flow`] (nonce
+/// included), and its identity is linked to `request.user_id` — never to anyone else, and
+/// never taken from another account ([`Refusal::IdentityInUse`]). The user must exist, not be
+/// disabled, and still be signed in by `request.sid`. No session is started: the browser
+/// keeps the one it has. The e-mail rules of automatic linking do not apply (the user proved
+/// both accounts), the provider's `allowed_domains` do (as at every entry).
+pub(crate) async fn link_with_code_flow(
+    state: &AppState,
+    id_token: &str,
+    provider: &str,
+    nonce: &str,
+    request: LinkRequest<'_>,
+) -> Result<Linked, Refusal> {
+    let (provider, token) = verify_with_nonce(state, id_token, provider, nonce).await?;
+    let subject = token
+        .subject()
+        .ok_or(Refusal::InvalidToken("the ID token has no subject"))?;
+    let now = state.clock.now();
+    match state.store.user_by_id(request.user_id).await? {
+        Some(user) if !user.disabled => {}
+        _ => {
+            tracing::info!(user = %request.user_id, provider = %provider.name, "linking refused: the user is disabled or gone");
+            return Err(Refusal::Disabled);
+        }
+    }
+    let session_active = state
+        .store
+        .refresh_family(request.sid)
+        .await?
+        .is_some_and(|f| f.user_id == request.user_id && f.is_active(now));
+    if !session_active {
+        tracing::info!(user = %request.user_id, provider = %provider.name, "linking refused: the session that started it has ended");
+        return Err(Refusal::SessionEnded);
+    }
+    if let Some(linked) = state
+        .store
+        .external_identity(&provider.issuer, subject)
+        .await?
+    {
+        if linked.user_id == request.user_id {
+            return Ok(Linked::Already);
+        }
+        tracing::info!(user = %request.user_id, provider = %provider.name, "linking refused: the identity is linked to another account");
+        return Err(Refusal::IdentityInUse);
+    }
+    if state
+        .store
+        .external_identities_of(request.user_id)
+        .await?
+        .len()
+        >= MAX_IDENTITIES_PER_USER
+    {
+        return Err(Refusal::TooManyIdentities);
+    }
+    let claims = Claims::of(&token);
+    let identity = NewExternalIdentity {
+        issuer: &provider.issuer,
+        subject,
+        email: claims.email,
+        email_verified: claims.email_verified,
+    };
+    let login = state
+        .store
+        .find_or_link_external_identity(identity, LinkTarget::User(request.user_id), now)
+        .await?;
+    // Linked by someone else between the look and the transaction: theirs stays.
+    if login.user.id != request.user_id {
+        tracing::info!(user = %request.user_id, provider = %provider.name, "linking refused: the identity is linked to another account");
+        return Err(Refusal::IdentityInUse);
+    }
+    tracing::info!(user = %request.user_id, provider = %provider.name, "outside identity linked by its user");
+    Ok(if login.outcome == LinkOutcome::Linked {
+        Linked::New
+    } else {
+        Linked::Already
+    })
 }
 
 /// Verifies an outside ID token (from the provider named, if one is): the provider it is from

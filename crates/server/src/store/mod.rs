@@ -75,7 +75,7 @@ pub use types::{
     NewUser, PurgeReport, RefreshFamily, RefreshToken, RefreshTokenRecord, Rotation, RotationLock,
     SigningKeyRecord, TokenHash, User,
 };
-pub use types::{PageAfter, UserDeletion};
+pub use types::{PageAfter, Unlink, UserDeletion};
 
 /// Reasons recorded when a refresh family is revoked. Free text is allowed; these are the ones
 /// tessera writes.
@@ -293,6 +293,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Removes the link of an outside identity.
     async fn unlink_external_identity(&self, issuer: &str, subject: &str)
     -> Result<(), StoreError>;
+
+    /// A user removes one of their own outside identities, in one transaction that holds the
+    /// user's row (PostgreSQL: `FOR UPDATE`; SQLite: the write transaction), so that two
+    /// concurrent removals cannot leave an account without a password with no identity
+    /// either: [`Unlink::LastSignInMethod`] then, and nothing removed.
+    async fn unlink_identity_of(
+        &self,
+        user_id: &str,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Unlink, StoreError>;
 
     // ---- OAuth clients ----------------------------------------------------------------
 

@@ -33,7 +33,7 @@ use crate::store::types::{
 };
 use crate::store::{Backend, KeyState, Store, StoreError, revocation_reason};
 use crate::store::{BucketKey, BucketOutcome, BucketTake};
-use crate::store::{PageAfter, UserDeletion};
+use crate::store::{PageAfter, Unlink, UserDeletion};
 
 type Tx = Transaction<'static, Db>;
 
@@ -530,6 +530,61 @@ impl Store for This {
             ));
         }
         Ok(())
+    }
+
+    async fn unlink_identity_of(
+        &self,
+        user_id: &str,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Unlink, StoreError> {
+        let mut tx = self.write_tx().await?;
+        // The user's row, held until the end: concurrent removals of this user's identities
+        // are decided one after the other.
+        let password: Option<(Option<String>,)> = sqlx::query_as(concat!(
+            "SELECT password_hash FROM users WHERE id = $1",
+            for_update!()
+        ))
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(Self::fail)?;
+        let Some((password,)) = password else {
+            return Ok(Unlink::NotFound);
+        };
+        let (count,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM external_identities WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(Self::fail)?;
+        let (owned,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM external_identities \
+             WHERE issuer = $1 AND subject = $2 AND user_id = $3",
+        )
+        .bind(issuer)
+        .bind(subject)
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(Self::fail)?;
+        if owned == 0 {
+            return Ok(Unlink::NotFound);
+        }
+        if password.is_none() && count <= 1 {
+            return Ok(Unlink::LastSignInMethod);
+        }
+        sqlx::query(
+            "DELETE FROM external_identities WHERE issuer = $1 AND subject = $2 AND user_id = $3",
+        )
+        .bind(issuer)
+        .bind(subject)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(Self::fail)?;
+        Self::commit(tx).await?;
+        Ok(Unlink::Removed)
     }
 
     // ---- OAuth clients ---------------------------------------------------------------------

@@ -111,6 +111,18 @@ pub enum LinkTarget<'a> {
     NewUser(NewUser<'a>),
 }
 
+/// What [`Store::unlink_identity_of`](crate::store::Store::unlink_identity_of) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unlink {
+    /// The link is gone.
+    Removed,
+    /// The user has no such identity (another user's is "no such identity" too).
+    NotFound,
+    /// Nothing was removed: it is the user's only identity and the user has no password, so
+    /// the account would be left with no way to sign in.
+    LastSignInMethod,
+}
+
 /// What [`Store::find_or_link_external_identity`](crate::store::Store::find_or_link_external_identity)
 /// did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

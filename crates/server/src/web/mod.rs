@@ -1,7 +1,8 @@
 //! The browser face of the issuer: the hosted pages (`/login`, `/account`, `/inspect`,
 //! `/admin`), their embedded assets, the browser session (refresh token in an `HttpOnly`
 //! cookie, CSRF-protected), sign-in with an outside provider (authorization code + PKCE), and
-//! the Bearer-protected JSON APIs the pages call (`/sessions`, `/admin/api/…`).
+//! the Bearer-protected JSON APIs the pages call (`/sessions`, `/account/identities`,
+//! `/admin/api/…`).
 //!
 //! Every asset is compiled into the binary: no separate front-end server, no CDN. Pages carry
 //! a strict Content-Security-Policy (no inline script or style; scripts and styles from this
@@ -11,6 +12,7 @@ pub(crate) mod admin_api;
 pub(crate) mod assets;
 pub(crate) mod cookies;
 pub(crate) mod csrf;
+pub(crate) mod identities_api;
 pub(crate) mod oidc;
 pub(crate) mod pages;
 pub(crate) mod paging;
@@ -30,5 +32,6 @@ pub fn routes() -> Router<AppState> {
         .merge(session::routes())
         .merge(oidc::routes())
         .merge(sessions_api::routes())
+        .merge(identities_api::routes())
         .merge(admin_api::routes())
 }

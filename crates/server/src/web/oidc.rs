@@ -6,7 +6,15 @@
 //! |---|---|
 //! | `GET /browser/providers` | 200 `{"providers":[{"name","start_url"}]}`: the providers with a `client_id` |
 //! | `GET /login/oidc/{provider}/start?return_to=/path` | 303 to the provider's authorization endpoint + the `tessera_oidc` cookie |
-//! | `GET /login/oidc/{provider}/callback?code&state` | 303 to `return_to` (default `/account`) + the refresh cookie; or 303 to `/login?error=CODE` |
+//! | `GET /login/oidc/{provider}/callback?code&state` | 303 to `return_to` (default `/account`) + the refresh cookie; or 303 to `/login?error=CODE`; a link: 303 to `/account?link=linked` or `/account?link=CODE` |
+//!
+//! The same flow links a provider to a signed-in user's account: `POST /account/identities`
+//! ([`identities_api`](super::identities_api)) calls [`begin_link`], whose sealed cookie also
+//! names the user and the session that asked; the callback then hands the ID token to
+//! [`federation::link_with_code_flow`] instead of signing in, starts no session, and ends on
+//! the account page, with the codes below plus `identity_in_use` (linked to another account),
+//! `session_ended` (the session that asked has ended) and `too_many_identities`. A link flow
+//! whose cookie cannot be opened ends as a sign-in does (`/login?error=state_mismatch`).
 //!
 //! The failure codes of `/login?error=`: `provider_error` (the provider answered `error=…`, a
 //! response without a code, or its token endpoint refused the code), `state_mismatch` (no,
@@ -32,7 +40,9 @@
 //!   base64url: 43 characters; the challenge is base64url(SHA-256(verifier))), and keeps them
 //!   with the provider's name, `return_to` and the time in the `tessera_oidc` cookie:
 //!   `HttpOnly`, `SameSite=Lax` (the callback is a cross-site top-level navigation),
-//!   `Path=/login/oidc`, `Max-Age=600`, `Secure` unless the issuer is `http` on loopback. Its
+//!   `Path=/login/oidc`, `Max-Age=600`, `Secure` unless the issuer is `http` on loopback — and
+//!   then named `__Secure-tessera_oidc` (only that name is read), so that a sibling subdomain
+//!   cannot plant a flow of its own. Its
 //!   value is sealed with AES-256-GCM under a key derived from the master key (HKDF), so the
 //!   browser can neither read nor forge it; the callback refuses it after
 //!   10 minutes (by the injected clock). A second sign-in started in the same browser
@@ -83,8 +93,12 @@ use crate::auth::no_store;
 use crate::config::ProviderSettings;
 use crate::state::AppState;
 
-/// Name of the cookie that carries a sign-in in progress.
-pub(crate) const OIDC_COOKIE: &str = "tessera_oidc";
+/// Name of the cookie that carries a sign-in in progress, on an issuer that is `http` on
+/// loopback (see [`cookies`]).
+const OIDC_COOKIE: &str = "tessera_oidc";
+/// Its name everywhere else: `__Secure-` (it needs a narrower path than `__Host-` allows), so
+/// that a sibling subdomain cannot plant a flow of its own.
+const SECURE_OIDC_COOKIE: &str = "__Secure-tessera_oidc";
 /// The path it is sent to: the start and callback of every provider.
 const OIDC_COOKIE_PATH: &str = "/login/oidc";
 /// How long a started sign-in may take, in seconds.
@@ -94,6 +108,8 @@ const FLOW_LIFETIME: i64 = 600;
 const CLOCK_SKEW: i64 = 60;
 /// Where a person goes after signing in when `return_to` is absent or unusable.
 const DEFAULT_RETURN_TO: &str = "/account";
+/// Where a person goes after linking (`?link=linked`, or `?link=CODE`).
+const ACCOUNT_PAGE: &str = "/account";
 /// Longest `return_to` kept (it travels in the cookie).
 const MAX_RETURN_TO: usize = 1024;
 /// Longest sealed cookie value opened.
@@ -131,6 +147,9 @@ enum Failure {
     AccountDisabled,
     AccountConflict,
     NotPermitted,
+    IdentityInUse,
+    SessionEnded,
+    TooManyIdentities,
 }
 
 impl Failure {
@@ -143,15 +162,60 @@ impl Failure {
             Self::AccountDisabled => "account_disabled",
             Self::AccountConflict => "account_conflict",
             Self::NotPermitted => "not_permitted",
+            Self::IdentityInUse => "identity_in_use",
+            Self::SessionEnded => "session_ended",
+            Self::TooManyIdentities => "too_many_identities",
+        }
+    }
+
+    fn of(refusal: Refusal, provider: &str) -> Self {
+        match refusal {
+            Refusal::InvalidToken(_) => Self::InvalidIdToken,
+            Refusal::Unavailable(_) => Self::ProviderUnavailable,
+            Refusal::Disabled => Self::AccountDisabled,
+            Refusal::Conflict(_) => Self::AccountConflict,
+            Refusal::NotPermitted(_) => Self::NotPermitted,
+            Refusal::IdentityInUse => Self::IdentityInUse,
+            Refusal::TooManyIdentities => Self::TooManyIdentities,
+            Refusal::SessionEnded => Self::SessionEnded,
+            Refusal::Other(e) => {
+                tracing::warn!(provider = %provider, error = ?e, "sign-in with a provider failed");
+                Self::ProviderUnavailable
+            }
+        }
+    }
+}
+
+/// Where a flow ends: the login page (signing in) or the account page (linking).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    Login,
+    Account,
+}
+
+impl Ending {
+    fn of(flow: Option<&Flow>) -> Self {
+        match flow {
+            Some(flow) if flow.link.is_some() => Self::Account,
+            _ => Self::Login,
         }
     }
 }
 
 /// 303 to `/login?error=CODE`, the flow's cookie cleared.
 fn fail(state: &AppState, failure: Failure) -> Response {
+    fail_to(state, Ending::Login, failure)
+}
+
+/// 303 to `/login?error=CODE` or `/account?link=CODE`, the flow's cookie cleared.
+fn fail_to(state: &AppState, ending: Ending, failure: Failure) -> Response {
     let mut headers = no_store();
     headers.append(SET_COOKIE, flow_cookie(state, "", 0));
-    see_other(&format!("/login?error={}", failure.code()), headers)
+    let location = match ending {
+        Ending::Login => format!("/login?error={}", failure.code()),
+        Ending::Account => format!("{ACCOUNT_PAGE}?link={}", failure.code()),
+    };
+    see_other(&location, headers)
 }
 
 fn see_other(location: &str, mut headers: HeaderMap) -> Response {
@@ -242,11 +306,74 @@ async fn start(
         })
         .filter(|r| is_safe_return_to(&state.config.issuer, r))
         .unwrap_or_else(|| DEFAULT_RETURN_TO.to_owned());
+    let (authorize, cookie) = match begin(&state, provider, client_id, &endpoints, return_to, None)
+    {
+        Ok(begun) => begun,
+        Err(failure) => return fail(&state, failure),
+    };
+    let mut headers = no_store();
+    headers.append(SET_COOKIE, cookie);
+    tracing::info!(provider = %provider.name, "sign-in with a provider started");
+    see_other(authorize.as_str(), headers)
+}
+
+/// Why linking could not start (`POST /account/identities`).
+#[derive(Debug)]
+pub(crate) enum LinkStartError {
+    /// No provider of this name can be used in the browser (unknown, or without `client_id`).
+    UnknownProvider,
+    /// The provider's discovery document cannot be had, or the flow cannot be sealed.
+    Unavailable,
+}
+
+/// The start of the account page's "Connect <provider>": the URL of the provider's
+/// authorization endpoint to send the browser to, and the `Set-Cookie` of the flow, which
+/// names `user_id` and the session `sid` that asked. The callback then links the identity
+/// to that user instead of signing in ([`federation::link_with_code_flow`]).
+pub(crate) async fn begin_link(
+    state: &AppState,
+    provider: &str,
+    user_id: &str,
+    sid: &str,
+) -> Result<(Url, HeaderValue), LinkStartError> {
+    let (provider, client_id) =
+        browser_provider(state, provider).ok_or(LinkStartError::UnknownProvider)?;
+    let endpoints = discover(provider).await.map_err(|e| {
+        tracing::warn!(provider = %provider.name, error = %e, "the provider's discovery document is not available");
+        LinkStartError::Unavailable
+    })?;
+    let link = FlowLink {
+        user_id: user_id.to_owned(),
+        sid: sid.to_owned(),
+    };
+    let begun = begin(
+        state,
+        provider,
+        client_id,
+        &endpoints,
+        ACCOUNT_PAGE.to_owned(),
+        Some(link),
+    )
+    .map_err(|_| LinkStartError::Unavailable)?;
+    tracing::info!(provider = %provider.name, user = %user_id, "linking a provider started");
+    Ok(begun)
+}
+
+/// Makes a flow (`state`, `nonce`, PKCE verifier) and seals it: the authorization URL and the
+/// flow cookie.
+fn begin(
+    state: &AppState,
+    provider: &ProviderSettings,
+    client_id: &str,
+    endpoints: &Endpoints,
+    return_to: String,
+    link: Option<FlowLink>,
+) -> Result<(Url, HeaderValue), Failure> {
     let (flow_state, nonce, verifier) = match (random_token(), random_token(), random_token()) {
         (Ok(s), Ok(n), Ok(v)) => (s, n, v),
         _ => {
             tracing::error!("the system's random generator failed");
-            return fail(&state, Failure::ProviderUnavailable);
+            return Err(Failure::ProviderUnavailable);
         }
     };
     let flow = Flow {
@@ -256,15 +383,16 @@ async fn start(
         verifier,
         return_to,
         created_at: state.clock.now(),
+        link,
     };
-    let Ok(sealed) = sealing_key(&state).and_then(|key| seal(&key, &flow)) else {
+    let Ok(sealed) = sealing_key(state).and_then(|key| seal(&key, &flow)) else {
         tracing::error!("sealing the sign-in cookie failed");
-        return fail(&state, Failure::ProviderUnavailable);
+        return Err(Failure::ProviderUnavailable);
     };
 
     let challenge = pkce_challenge(&flow.verifier);
     let scope = provider.scopes.join(" ");
-    let redirect_uri = redirect_uri(&state, &provider.name);
+    let redirect_uri = redirect_uri(state, &provider.name);
     let mut authorize = endpoints.authorization.clone();
     authorize
         .query_pairs_mut()
@@ -276,11 +404,7 @@ async fn start(
         .append_pair("nonce", &flow.nonce)
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256");
-
-    let mut headers = no_store();
-    headers.append(SET_COOKIE, flow_cookie(&state, &sealed, FLOW_LIFETIME));
-    tracing::info!(provider = %provider.name, "sign-in with a provider started");
-    see_other(authorize.as_str(), headers)
+    Ok((authorize, flow_cookie(state, &sealed, FLOW_LIFETIME)))
 }
 
 /// The callback URL registered at the provider: `{issuer}/login/oidc/{provider}/callback`.
@@ -344,6 +468,18 @@ struct Flow {
     return_to: String,
     #[serde(rename = "t")]
     created_at: i64,
+    /// Set when a signed-in user links the provider from the account page.
+    #[serde(rename = "l", default, skip_serializing_if = "Option::is_none")]
+    link: Option<FlowLink>,
+}
+
+/// Whom a linking flow links to: the user, and the session that started it.
+#[derive(Serialize, Deserialize, Zeroize)]
+struct FlowLink {
+    #[serde(rename = "u")]
+    user_id: String,
+    #[serde(rename = "s")]
+    sid: String,
 }
 
 impl std::fmt::Debug for Flow {
@@ -352,6 +488,7 @@ impl std::fmt::Debug for Flow {
             .field("provider", &self.provider)
             .field("return_to", &self.return_to)
             .field("created_at", &self.created_at)
+            .field("links", &self.link.as_ref().map(|l| &l.user_id))
             .finish_non_exhaustive()
     }
 }
@@ -399,9 +536,18 @@ fn open(key: &RandomizedNonceKey, value: &str) -> Option<Flow> {
     serde_json::from_slice(plain).ok()
 }
 
+/// The flow cookie's name for this issuer: only this name is read.
+fn flow_cookie_name(state: &AppState) -> &'static str {
+    if cookies::secure(state) {
+        SECURE_OIDC_COOKIE
+    } else {
+        OIDC_COOKIE
+    }
+}
+
 /// The `Set-Cookie` value of the flow cookie (`max_age` 0 and an empty value: deleted).
 fn flow_cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
-    let cookie = Cookie::build((OIDC_COOKIE, value))
+    let cookie = Cookie::build((flow_cookie_name(state), value))
         .http_only(true)
         .secure(cookies::secure(state))
         .same_site(SameSite::Lax)
@@ -461,6 +607,16 @@ async fn callback(
     let Some((provider, client_id)) = browser_provider(&state, &name) else {
         return fail(&state, Failure::ProviderUnavailable);
     };
+    let now = state.clock.now();
+    let key = sealing_key(&state).ok();
+    let flow = cookies::get(&headers, flow_cookie_name(&state))
+        .zip(key.as_ref())
+        .and_then(|(value, key)| open(key, value))
+        .filter(|flow| flow.provider == provider.name)
+        .filter(|flow| {
+            flow.created_at <= now + CLOCK_SKEW && now - flow.created_at <= FLOW_LIFETIME
+        });
+    let ending = Ending::of(flow.as_ref());
     if let Some(error) = &params.error {
         // The provider's own code (access_denied, login_required…) is safe to log; only its
         // registered characters are kept, so a forged one cannot forge a log line.
@@ -470,17 +626,8 @@ async fn callback(
             .take(64)
             .collect();
         tracing::info!(provider = %provider.name, error = %error, "the provider refused the sign-in");
-        return fail(&state, Failure::ProviderError);
+        return fail_to(&state, ending, Failure::ProviderError);
     }
-    let now = state.clock.now();
-    let key = sealing_key(&state).ok();
-    let flow = cookies::get(&headers, OIDC_COOKIE)
-        .zip(key.as_ref())
-        .and_then(|(value, key)| open(key, value))
-        .filter(|flow| flow.provider == provider.name)
-        .filter(|flow| {
-            flow.created_at <= now + CLOCK_SKEW && now - flow.created_at <= FLOW_LIFETIME
-        });
     let Some(flow) = flow else {
         tracing::info!(provider = %provider.name, "sign-in callback without a valid flow cookie (absent, forged, expired or another provider's)");
         return fail(&state, Failure::StateMismatch);
@@ -491,7 +638,7 @@ async fn callback(
     });
     if !state_matches || params.repeated {
         tracing::info!(provider = %provider.name, "sign-in callback whose state is not the flow's");
-        return fail(&state, Failure::StateMismatch);
+        return fail_to(&state, ending, Failure::StateMismatch);
     }
     // RFC 9207: a provider that names itself must be the one the flow went to.
     if params
@@ -500,21 +647,21 @@ async fn callback(
         .is_some_and(|iss| iss != provider.issuer)
     {
         tracing::info!(provider = %provider.name, "sign-in callback from another issuer (iss)");
-        return fail(&state, Failure::ProviderError);
+        return fail_to(&state, ending, Failure::ProviderError);
     }
     let Some(code) = params
         .code
         .filter(|c| !c.expose().is_empty() && c.expose().len() <= MAX_CODE_LEN)
     else {
         tracing::info!(provider = %provider.name, "sign-in callback without a usable code");
-        return fail(&state, Failure::ProviderError);
+        return fail_to(&state, ending, Failure::ProviderError);
     };
 
     let endpoints = match discover(provider).await {
         Ok(endpoints) => endpoints,
         Err(e) => {
             tracing::warn!(provider = %provider.name, error = %e, "the provider's discovery document is not available");
-            return fail(&state, Failure::ProviderUnavailable);
+            return fail_to(&state, ending, Failure::ProviderUnavailable);
         }
     };
     let redirect_uri = redirect_uri(&state, &provider.name);
@@ -531,9 +678,32 @@ async fn callback(
         Ok(id_token) => id_token,
         Err(e) => {
             tracing::warn!(provider = %provider.name, error = %e, "the code could not be redeemed");
-            return fail(&state, e.failure());
+            return fail_to(&state, ending, e.failure());
         }
     };
+
+    if let Some(link) = &flow.link {
+        let request = federation::LinkRequest {
+            user_id: &link.user_id,
+            sid: &link.sid,
+        };
+        let linked = federation::link_with_code_flow(
+            &state,
+            id_token.expose(),
+            &provider.name,
+            &flow.nonce,
+            request,
+        )
+        .await;
+        return match linked {
+            Ok(_) => {
+                let mut answer = no_store();
+                answer.append(SET_COOKIE, flow_cookie(&state, "", 0));
+                see_other(&format!("{ACCOUNT_PAGE}?link=linked"), answer)
+            }
+            Err(refusal) => fail_to(&state, ending, Failure::of(refusal, &provider.name)),
+        };
+    }
 
     let issued = match federation::sign_in_with_code_flow(
         &state,
@@ -546,20 +716,7 @@ async fn callback(
     .await
     {
         Ok(issued) => issued,
-        Err(refusal) => {
-            let failure = match refusal {
-                Refusal::InvalidToken(_) => Failure::InvalidIdToken,
-                Refusal::Unavailable(_) => Failure::ProviderUnavailable,
-                Refusal::Disabled => Failure::AccountDisabled,
-                Refusal::Conflict(_) => Failure::AccountConflict,
-                Refusal::NotPermitted(_) => Failure::NotPermitted,
-                Refusal::Other(e) => {
-                    tracing::warn!(provider = %provider.name, error = ?e, "sign-in with a provider failed");
-                    Failure::ProviderUnavailable
-                }
-            };
-            return fail(&state, failure);
-        }
+        Err(refusal) => return fail(&state, Failure::of(refusal, &provider.name)),
     };
 
     let mut answer = super::session::session_headers(&state, &issued);
@@ -836,7 +993,32 @@ mod tests {
             verifier: "v".repeat(43),
             return_to: "/inspect?x=1".into(),
             created_at: 1_800_000_000,
+            link: None,
         }
+    }
+
+    #[test]
+    fn link_flows_keep_whom_they_link_and_sign_in_flows_stay_short() {
+        let key = test_key();
+        let plain = open(&key, &seal(&key, &flow()).unwrap()).unwrap();
+        assert!(plain.link.is_none());
+        assert_eq!(Ending::of(Some(&plain)), Ending::Login);
+        assert_eq!(Ending::of(None), Ending::Login);
+        let mut linking = flow();
+        linking.link = Some(FlowLink {
+            user_id: "user-1".into(),
+            sid: "family-1".into(),
+        });
+        let opened = open(&key, &seal(&key, &linking).unwrap()).unwrap();
+        let link = opened.link.as_ref().unwrap();
+        assert_eq!(
+            (link.user_id.as_str(), link.sid.as_str()),
+            ("user-1", "family-1")
+        );
+        assert_eq!(Ending::of(Some(&opened)), Ending::Account);
+        // A sign-in flow's JSON has no link member at all.
+        let json = serde_json::to_string(&flow()).unwrap();
+        assert!(!json.contains("\"l\""), "{json}");
     }
 
     fn test_key() -> RandomizedNonceKey {

@@ -55,7 +55,7 @@ pub(crate) struct SignedIn {
 
 impl SignedIn {
     /// The refresh family the token was issued in (`sid`), if any.
-    fn sid(&self) -> Option<&str> {
+    pub(crate) fn sid(&self) -> Option<&str> {
         self.token.claims_json().get("sid").and_then(Value::as_str)
     }
 }

@@ -33,6 +33,12 @@ on_both_backends!(
     oidc_flow::return_to_is_only_a_path_of_this_origin,
     oidc_flow::account_conflict,
     oidc_flow::providers_list_only_those_with_a_client_id,
+    oidc_flow::browser_sign_in_never_takes_over_an_existing_account,
+    oidc_flow::a_signed_in_user_connects_and_disconnects_a_provider,
+    oidc_flow::the_last_way_to_sign_in_cannot_be_disconnected,
+    oidc_flow::connecting_needs_a_recent_sign_in_of_a_live_session,
+    oidc_flow::a_link_ends_on_the_account_page_whatever_happens,
+    oidc_flow::the_flow_cookie_is_prefixed_on_https,
 );
 
 const CLIENT_ID: &str = "tessera-web.apps.example.com";
@@ -1030,4 +1036,536 @@ async fn list(issuer: &Issuer) -> Answer {
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(answer.header("content-type"), Some("application/json"));
     answer
+}
+
+// ---- connecting a provider from the account page --------------------------------------------
+
+/// `POST /account/identities {"provider": name}` with this access token.
+async fn connect(issuer: &Issuer, access: &str, name: &str) -> Answer {
+    Answer::read(
+        issuer
+            .http
+            .post(issuer.url("/account/identities"))
+            .bearer_auth(access)
+            .json(&json!({ "provider": name }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+/// A started link: `POST /account/identities` must answer the provider's URL and the flow cookie.
+async fn start_link(issuer: &Issuer, access: &str, name: &str) -> Started {
+    let answer = connect(issuer, access, name).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(answer.header("cache-control"), Some("no-store"));
+    let cookies = set_cookies(&answer);
+    let oidc = &cookies["tessera_oidc"];
+    assert_eq!(oidc.http_only(), Some(true));
+    assert_eq!(oidc.same_site(), Some(cookie::SameSite::Lax));
+    assert_eq!(oidc.path(), Some("/login/oidc"));
+    Started {
+        cookie: oidc.value().to_owned(),
+        authorize_url: url::Url::parse(answer.json()["authorization_url"].as_str().unwrap())
+            .unwrap(),
+    }
+}
+
+/// The whole link: start, the provider, the callback (its answer).
+async fn link(issuer: &Issuer, access: &str, name: &str) -> Answer {
+    let started = start_link(issuer, access, name).await;
+    let back = at_provider(&started).await;
+    callback(issuer, &back, Some(&started.cookie)).await
+}
+
+/// A link's end: 303 to `/account?link=CODE`, the flow cookie cleared, no new session.
+#[track_caller]
+fn assert_link_end(answer: &Answer, code: &str) {
+    assert_eq!(answer.status, 303, "{}", answer.text);
+    assert_eq!(
+        answer.header("location"),
+        Some(format!("/account?link={code}").as_str())
+    );
+    assert_eq!(answer.header("cache-control"), Some("no-store"));
+    let cookies = set_cookies(answer);
+    assert!(!cookies.contains_key("tessera_refresh"), "no new session");
+    let oidc = &cookies["tessera_oidc"];
+    assert_eq!(oidc.value(), "");
+    assert_eq!(oidc.max_age().map(|d| d.whole_seconds()), Some(0));
+}
+
+/// `GET /account/identities` with this access token (must be 200).
+async fn identities(issuer: &Issuer, access: &str) -> Value {
+    let answer = Answer::read(
+        issuer
+            .http
+            .get(issuer.url("/account/identities"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(answer.header("cache-control"), Some("no-store"));
+    answer.json()
+}
+
+/// `DELETE /account/identities/{id}` with this access token.
+async fn disconnect(issuer: &Issuer, access: &str, id: &str) -> Answer {
+    Answer::read(
+        issuer
+            .http
+            .delete(issuer.url(&format!("/account/identities/{id}")))
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+/// A password sign-in: the access token.
+async fn password_access(issuer: &Issuer, name: &str) -> String {
+    let answer = issuer.login(name, crate::support::PASSWORD).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    answer.pair().0
+}
+
+/// A sign-in through the provider: the access token of the session it started.
+async fn provider_access(issuer: &Issuer, name: &str) -> String {
+    let answer = sign_in(issuer, name, None).await;
+    let refresh = assert_signed_in(&answer, "/account");
+    refresh_with_cookie(issuer, &refresh).await
+}
+
+fn sub_of(access: &str) -> String {
+    crate::support::claims(access)["sub"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The review's repro (issue 9, finding 1) through the browser's code flow: a provider that
+/// vouches for `ops@corp.example` (as a string or a boolean) signs the stranger in as a new
+/// account, never as the administrator of that name; and the administrator cannot then take
+/// the stranger's identity either.
+pub(crate) async fn browser_sign_in_never_takes_over_an_existing_account(ctx: Ctx) {
+    let provider = Provider::start(None).await;
+    let issuer = Issuer::start_with_toml(ctx.store, &provider.toml("acme"), &[]).await;
+    let ops = issuer
+        .user("ops@corp.example", crate::support::PASSWORD, &["admin"])
+        .await;
+    for (sub, verified) in [("evil-1", json!("true")), ("evil-2", json!(true))] {
+        provider.with(|r| {
+            r.sub = sub.into();
+            r.claims = json!({"email": "ops@corp.example", "email_verified": verified});
+        });
+        let access = provider_access(&issuer, "acme").await;
+        assert_ne!(
+            sub_of(&access),
+            ops.id,
+            "{verified}: signed in as the admin"
+        );
+        let roles = crate::support::claims(&access)["roles"].clone();
+        assert!(roles.is_null() || roles == json!([]), "{roles}");
+        let admin = Answer::read(
+            issuer
+                .http
+                .get(issuer.url("/admin/api/users"))
+                .bearer_auth(&access)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(admin.status, 403, "{}", admin.text);
+    }
+    let ops_store = &issuer.state.store;
+    assert!(
+        ops_store
+            .external_identities_of(&ops.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // The administrator connecting the provider while the stranger's identity comes back:
+    // refused, and the identity stays where it is.
+    let ops_access = password_access(&issuer, "ops@corp.example").await;
+    assert_link_end(&link(&issuer, &ops_access, "acme").await, "identity_in_use");
+    let evil = ops_store
+        .external_identity(&provider.issuer, "evil-2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(evil.user_id, ops.id);
+    assert!(
+        ops_store
+            .external_identities_of(&ops.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        identities(&issuer, &ops_access).await["identities"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    issuer.stop().await;
+}
+
+pub(crate) async fn a_signed_in_user_connects_and_disconnects_a_provider(ctx: Ctx) {
+    let provider = Provider::start(Some(CLIENT_SECRET)).await;
+    let issuer = Issuer::start_with_toml(ctx.store, &provider.toml("acme"), &[]).await;
+    let jane = issuer.user("jane", crate::support::PASSWORD, &[]).await;
+    let access = password_access(&issuer, "jane").await;
+
+    let listed = identities(&issuer, &access).await;
+    assert_eq!(
+        listed,
+        json!({"identities": [], "providers": [{"name": "acme"}]})
+    );
+
+    // Connect: the provider's page, then back to the account page; no second session.
+    let started = start_link(&issuer, &access, "acme").await;
+    let authorize = started.authorize_url.clone();
+    assert_eq!(
+        format!(
+            "{}{}",
+            authorize.origin().ascii_serialization(),
+            authorize.path()
+        ),
+        format!("{}/authorize", provider.issuer)
+    );
+    let back = at_provider(&started).await;
+    let asked = provider.with(|r| r.authorize_requests.last().cloned().unwrap());
+    assert_eq!(asked["code_challenge_method"], "S256");
+    assert_eq!(
+        asked["redirect_uri"],
+        format!("{ISSUER_ORIGIN}/login/oidc/acme/callback"),
+        "the same registered callback as sign-in"
+    );
+    assert_link_end(
+        &callback(&issuer, &back, Some(&started.cookie)).await,
+        "linked",
+    );
+    assert_eq!(sessions_of(&issuer, "jane").await, 1);
+
+    let listed = identities(&issuer, &access).await;
+    let list = listed["identities"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{listed}");
+    assert_eq!(list[0]["provider"], "acme");
+    assert_eq!(list[0]["issuer"], provider.issuer);
+    assert_eq!(list[0]["email"], "jane@example.com");
+    assert_eq!(list[0]["created_at"], NOW);
+    assert_eq!(list[0]["removable"], true, "jane has a password");
+    assert!(list[0].get("subject").is_none(), "{listed}");
+    let id = list[0]["id"].as_str().unwrap().to_owned();
+
+    // Connecting the same identity again changes nothing.
+    assert_link_end(&link(&issuer, &access, "acme").await, "linked");
+    assert_eq!(
+        identities(&issuer, &access).await["identities"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // "Sign in with acme" is now jane.
+    let via_provider = provider_access(&issuer, "acme").await;
+    assert_eq!(sub_of(&via_provider), jane.id);
+    assert_eq!(
+        issuer.state.store.list_users().await.unwrap().len(),
+        1,
+        "no account was created"
+    );
+
+    // Disconnect: gone from the list, and the provider no longer signs jane in.
+    let answer = disconnect(&issuer, &access, &id).await;
+    assert_eq!(answer.status, 204, "{}", answer.text);
+    assert_eq!(answer.header("cache-control"), Some("no-store"));
+    assert!(
+        identities(&issuer, &access).await["identities"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    disconnect(&issuer, &access, &id)
+        .await
+        .assert_error(404, "not_found");
+    let stranger = provider_access(&issuer, "acme").await;
+    assert_ne!(sub_of(&stranger), jane.id);
+    issuer.stop().await;
+}
+
+pub(crate) async fn the_last_way_to_sign_in_cannot_be_disconnected(ctx: Ctx) {
+    let provider = Provider::start(None).await;
+    let issuer = Issuer::start_with_toml(ctx.store, &provider.toml("acme"), &[]).await;
+    // An account made by signing in with the provider: no password.
+    let access = provider_access(&issuer, "acme").await;
+    let listed = identities(&issuer, &access).await;
+    let list = listed["identities"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{listed}");
+    assert_eq!(list[0]["removable"], false);
+    let id = list[0]["id"].as_str().unwrap().to_owned();
+    disconnect(&issuer, &access, &id)
+        .await
+        .assert_error(409, "last_sign_in_method");
+    assert_eq!(
+        identities(&issuer, &access).await["identities"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Someone else's identity is unknown to another user; so is anything that is no id.
+    issuer.user("jane", crate::support::PASSWORD, &[]).await;
+    let jane = password_access(&issuer, "jane").await;
+    for other in [id.as_str(), "AAAAAAAAAAAAAAAAAAAAAA", "..%2Fx", "a%00b"] {
+        disconnect(&issuer, &jane, other)
+            .await
+            .assert_error(404, "not_found");
+    }
+    assert_eq!(
+        identities(&issuer, &access).await["identities"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Without a token: the RFC 6750 challenge.
+    let answer = Answer::read(
+        issuer
+            .http
+            .delete(issuer.url(&format!("/account/identities/{id}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(answer.status, 401, "{}", answer.text);
+    issuer.stop().await;
+}
+
+pub(crate) async fn connecting_needs_a_recent_sign_in_of_a_live_session(ctx: Ctx) {
+    let provider = Provider::start(None).await;
+    let toml = format!(
+        "{}\n[[providers]]\nname = \"api-only\"\nissuer = \"https://api-only.example\"\naudience = [\"a\", \"b\"]\njwks_uri = \"https://api-only.example/jwks\"\n",
+        provider.toml("acme")
+    );
+    let issuer = Issuer::start_with_toml(ctx.store, &toml, &[]).await;
+    let jane = issuer.user("jane", crate::support::PASSWORD, &[]).await;
+    let access = password_access(&issuer, "jane").await;
+
+    // No token, or a token that is not a user's sign-in.
+    let answer = Answer::read(
+        issuer
+            .http
+            .post(issuer.url("/account/identities"))
+            .json(&json!({"provider": "acme"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(answer.status, 401, "{}", answer.text);
+    assert!(!set_cookies(&answer).contains_key("tessera_oidc"));
+
+    // Providers that cannot be connected.
+    for name in ["nope", "api-only", ""] {
+        let answer = connect(&issuer, &access, name).await;
+        answer.assert_error(400, "invalid_request");
+        assert!(!set_cookies(&answer).contains_key("tessera_oidc"));
+    }
+
+    // A sign-in older than ten minutes: sign in again.
+    issuer.clock.advance(601);
+    let answer = connect(&issuer, &access, "acme").await;
+    answer.assert_error(403, "reauthentication_required");
+    assert!(!set_cookies(&answer).contains_key("tessera_oidc"));
+    let fresh = password_access(&issuer, "jane").await;
+    assert_eq!(connect(&issuer, &fresh, "acme").await.status, 200);
+
+    // A signed-out session's token (still unexpired) cannot start a link.
+    let family = crate::support::claims(&fresh)["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    issuer
+        .state
+        .store
+        .revoke_refresh_family(&family, "logout", NOW + 601)
+        .await
+        .unwrap();
+    connect(&issuer, &fresh, "acme")
+        .await
+        .assert_error(403, "reauthentication_required");
+
+    // At most MAX identities per account.
+    let fresh = password_access(&issuer, "jane").await;
+    for i in 0..20 {
+        issuer
+            .state
+            .store
+            .find_or_link_external_identity(
+                tessera_server::store::NewExternalIdentity {
+                    issuer: &provider.issuer,
+                    subject: &format!("other-{i}"),
+                    email: None,
+                    email_verified: false,
+                },
+                tessera_server::store::LinkTarget::User(&jane.id),
+                NOW,
+            )
+            .await
+            .unwrap();
+    }
+    connect(&issuer, &fresh, "acme")
+        .await
+        .assert_error(409, "too_many_identities");
+    issuer.stop().await;
+}
+
+pub(crate) async fn a_link_ends_on_the_account_page_whatever_happens(ctx: Ctx) {
+    let provider = Provider::start(None).await;
+    let issuer = Issuer::start_with_toml(ctx.store, &provider.toml("acme"), &[]).await;
+    let jane = issuer.user("jane", crate::support::PASSWORD, &[]).await;
+    let store = &issuer.state.store;
+
+    // The person says no at the provider.
+    let access = password_access(&issuer, "jane").await;
+    provider.with(|r| r.deny = true);
+    assert_link_end(&link(&issuer, &access, "acme").await, "provider_error");
+    provider.with(|r| r.deny = false);
+
+    // A state that is not the flow's.
+    let started = start_link(&issuer, &access, "acme").await;
+    let back = with_param(&at_provider(&started).await, "state", "forged");
+    assert_link_end(
+        &callback(&issuer, &back, Some(&started.cookie)).await,
+        "state_mismatch",
+    );
+
+    // A nonce that is not the one sent.
+    provider.with(|r| r.nonce = NonceMode::Fixed("another"));
+    assert_link_end(&link(&issuer, &access, "acme").await, "invalid_id_token");
+    provider.with(|r| r.nonce = NonceMode::Echo);
+
+    // Signed out between the start and the provider's answer: nothing is linked.
+    let started = start_link(&issuer, &access, "acme").await;
+    let back = at_provider(&started).await;
+    let ended = Answer::read(
+        issuer
+            .http
+            .delete(issuer.url("/sessions"))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(ended.status, 204, "{}", ended.text);
+    assert_link_end(
+        &callback(&issuer, &back, Some(&started.cookie)).await,
+        "session_ended",
+    );
+
+    // Disabled meanwhile: nothing is linked.
+    let access = password_access(&issuer, "jane").await;
+    let started = start_link(&issuer, &access, "acme").await;
+    let back = at_provider(&started).await;
+    store.set_user_disabled(&jane.id, true, NOW).await.unwrap();
+    assert_link_end(
+        &callback(&issuer, &back, Some(&started.cookie)).await,
+        "account_disabled",
+    );
+    assert!(
+        store
+            .external_identities_of(&jane.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .external_identity(&provider.issuer, "248289761001")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    issuer.stop().await;
+}
+
+/// On an https issuer the flow cookie is `__Secure-tessera_oidc` (a sibling subdomain cannot
+/// plant one), and the unprefixed name is not read.
+pub(crate) async fn the_flow_cookie_is_prefixed_on_https(ctx: Ctx) {
+    let provider = Provider::start(None).await;
+    let issuer = Issuer::start_with_toml(
+        ctx.store,
+        &provider.toml("acme"),
+        &[("TESSERA_ISSUER", "https://auth.example.test")],
+    )
+    .await;
+    let answer = Answer::read(
+        browser()
+            .get(issuer.url("/login/oidc/acme/start"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(answer.status, 303, "{}", answer.text);
+    let cookies = set_cookies(&answer);
+    assert!(!cookies.contains_key("tessera_oidc"));
+    let oidc = &cookies["__Secure-tessera_oidc"];
+    assert_eq!(oidc.secure(), Some(true));
+    assert_eq!(oidc.path(), Some("/login/oidc"));
+    let sealed = oidc.value().to_owned();
+    let authorize = url::Url::parse(answer.header("location").unwrap()).unwrap();
+    let state = authorize
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let back = format!("/login/oidc/acme/callback?code=code-x&state={state}");
+
+    // The planted, unprefixed name: not read.
+    let planted = Answer::read(
+        browser()
+            .get(issuer.url(&back))
+            .header("cookie", format!("tessera_oidc={sealed}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(planted.status, 303);
+    assert_eq!(
+        planted.header("location"),
+        Some("/login?error=state_mismatch")
+    );
+    // The prefixed one is (the code is unknown to the provider: its refusal, not a mismatch).
+    let prefixed = Answer::read(
+        browser()
+            .get(issuer.url(&back))
+            .header("cookie", format!("__Secure-tessera_oidc={sealed}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        prefixed.header("location"),
+        Some("/login?error=provider_error"),
+        "{}",
+        prefixed.text
+    );
+    issuer.stop().await;
 }
