@@ -38,6 +38,7 @@ use tokio::sync::OnceCell;
 
 use super::grants::{self, GrantError, Issued, Origin};
 use super::json_api::token_response;
+use crate::accounts::normalize_username;
 use crate::app::ClientAddr;
 use crate::config::{LinkExisting, ProviderKeys, ProviderSettings};
 use crate::error::{ApiError, Json};
@@ -629,7 +630,7 @@ async fn find_or_create_user(
         .store
         .external_identity(&provider.issuer, subject)
         .await?;
-    let fallback_name = format!("{}:{subject}", provider.name);
+    let fallback_name = fallback_username(provider, subject);
     let existing = match (&linked, claims.verified_email()) {
         (None, Some(email)) => state
             .store
@@ -639,6 +640,7 @@ async fn find_or_create_user(
             .filter(|user| user.username == email),
         _ => None,
     };
+    let new_name: String;
     let target = match (&linked, &existing) {
         (Some(identity), _) => LinkTarget::User(&identity.user_id),
         (None, Some(user)) if may_join_existing(provider, &claims, Some(user)) => {
@@ -651,14 +653,26 @@ async fn find_or_create_user(
                 "this provider does not create accounts: sign in with your account and connect the provider from /account",
             ));
         }
-        (None, existing) => LinkTarget::NewUser(NewUser {
-            username: match (existing, claims.verified_email()) {
-                (None, Some(email)) => email,
-                _ => &fallback_name,
-            },
-            password_hash: None,
-            roles: &[],
-        }),
+        (None, existing) => {
+            // Named after the verified e-mail in its RFC 8265 normal form, as every username
+            // is, when no account has that name (or one that looks the same); else
+            // `provider:sub`.
+            let by_email = match (existing, claims.verified_email()) {
+                (None, Some(email)) => match normalize_username(email) {
+                    Ok(normal) if state.store.user_by_username(&normal).await?.is_none() => {
+                        Some(normal)
+                    }
+                    _ => None,
+                },
+                _ => None,
+            };
+            new_name = by_email.unwrap_or(fallback_name);
+            LinkTarget::NewUser(NewUser {
+                username: &new_name,
+                password_hash: None,
+                roles: &[],
+            })
+        }
     };
     let login = state
         .store
@@ -676,6 +690,21 @@ async fn find_or_create_user(
         tracing::info!(user = %login.user.id, provider = %provider.name, "outside identity linked to an existing account (link_existing = verified_email)");
     }
     Ok(login.user)
+}
+
+/// The name of a new user who has no usable e-mail: `provider:sub` in its RFC 8265 normal
+/// form, or — when the subject holds characters usernames may not (a provider's ids are its
+/// own business) — `provider:` and the first 16 bytes of SHA-256(sub) in hex.
+fn fallback_username(provider: &ProviderSettings, subject: &str) -> String {
+    normalize_username(&format!("{}:{subject}", provider.name)).unwrap_or_else(|_| {
+        let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, subject.as_bytes());
+        let hex: String = hash.as_ref()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let name = format!("{}:{hex}", provider.name);
+        normalize_username(&name).unwrap_or(name)
+    })
 }
 
 /// The RFC 8693 §2.2.1 answer: the token pair with `issued_token_type`.

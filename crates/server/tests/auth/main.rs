@@ -58,6 +58,7 @@ on_both_backends!(
     oidc::oidc_login_creates_then_finds_the_user,
     oidc::oidc_login_refuses_bad_id_tokens,
     oidc::oidc_unverified_email_gets_its_own_account,
+    oidc::new_users_get_usernames_in_normal_form,
     oidc::takeover_through_email_linking_is_refused,
     oidc::verified_email_links_a_bare_account,
     oidc::string_email_verified_never_links,

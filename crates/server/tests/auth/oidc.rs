@@ -224,6 +224,51 @@ pub(crate) async fn oidc_unverified_email_gets_its_own_account(ctx: Ctx) {
     issuer.stop().await;
 }
 
+/// Accounts made by an outside sign-in are named as every username is (RFC 8265 normal form):
+/// no look-alike of an existing name, and nothing a username may not hold.
+pub(crate) async fn new_users_get_usernames_in_normal_form(ctx: Ctx) {
+    let google = Provider::start().await;
+    let issuer = Issuer::start_with_toml(ctx.store, &google.toml("google"), &[]).await;
+    let name_of = |sub: &'static str, email: &'static str| {
+        let token = google.id_token(sub, json!({"email": email, "email_verified": true}));
+        let issuer = &issuer;
+        async move {
+            let (access, _) = login_oidc(issuer, json!({"id_token": token})).await.pair();
+            user_of(issuer, &access).await["preferred_username"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    // Case and width are folded, as for every username.
+    assert_eq!(
+        name_of("1", "Jane.Doe@Example.COM").await,
+        "jane.doe@example.com"
+    );
+    // A look-alike of that name (full width) is that name: taken, so `provider:sub`.
+    assert_eq!(name_of("2", "ｊａｎｅ.doe@example.com").await, "google:2");
+    // An address usernames cannot hold (a zero-width space): `provider:sub`.
+    assert_eq!(name_of("3", "x\u{200b}y@example.com").await, "google:3");
+    // A subject usernames cannot hold either: the provider and a hash of the subject.
+    let odd = name_of("a\u{202e}b", "bad\u{202e}@example.com").await;
+    assert!(odd.starts_with("google:"), "{odd}");
+    assert_eq!(odd.len(), "google:".len() + 32, "{odd}");
+    assert!(
+        odd["google:".len()..]
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit()),
+        "{odd}"
+    );
+    // Every stored name is in normal form.
+    for user in issuer.state.store.list_users().await.unwrap() {
+        assert_eq!(
+            tessera_server::accounts::normalize_username(&user.username).unwrap(),
+            user.username
+        );
+    }
+    issuer.stop().await;
+}
+
 // ---- issue 9, finding 1: account takeover through automatic e-mail linking ----------------
 
 /// A user with no password (one that only signs in through a provider), with these roles.
