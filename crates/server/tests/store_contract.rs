@@ -53,6 +53,7 @@ contract!(
     external_identities_find_or_link,
     concurrent_first_external_sign_ins_make_one_user,
     a_user_removes_own_identities_but_keeps_a_way_to_sign_in,
+    automatic_links_join_only_bare_accounts,
     concurrent_removals_leave_one_identity,
     clients,
     refresh_family_creation,
@@ -556,6 +557,57 @@ async fn a_user_removes_own_identities_but_keeps_a_way_to_sign_in(ctx: Ctx) {
         Unlink::Removed
     );
     assert!(s.external_identities_of(&pat.id).await.unwrap().is_empty());
+}
+
+async fn automatic_links_join_only_bare_accounts(ctx: Ctx) {
+    let s = &*ctx.store;
+    let bare = s
+        .create_user(
+            NewUser {
+                username: "bare@example.com",
+                password_hash: None,
+                roles: &[],
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+    let login = s
+        .find_or_link_external_identity(
+            google("9001", "bare@example.com", true),
+            LinkTarget::BareUser(&bare.id),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(login.outcome, LinkOutcome::Linked);
+    assert_eq!(login.user.id, bare.id);
+
+    // A password, or a role, set before the link's transaction: refused, nothing linked.
+    let with_password = user(s, "pw@example.com").await;
+    let with_role = s
+        .create_user(
+            NewUser {
+                username: "role@example.com",
+                password_hash: None,
+                roles: &roles(&["admin"]),
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+    for (sub, target) in [("9002", &with_password), ("9003", &with_role)] {
+        let err = s
+            .find_or_link_external_identity(
+                google(sub, &target.username, true),
+                LinkTarget::BareUser(&target.id),
+                NOW,
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
+        assert_eq!(s.external_identity(GOOGLE, sub).await.unwrap(), None);
+    }
 }
 
 async fn concurrent_removals_leave_one_identity(ctx: Ctx) {

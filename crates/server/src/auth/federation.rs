@@ -644,7 +644,8 @@ async fn find_or_create_user(
     let target = match (&linked, &existing) {
         (Some(identity), _) => LinkTarget::User(&identity.user_id),
         (None, Some(user)) if may_join_existing(provider, &claims, Some(user)) => {
-            LinkTarget::User(&user.id)
+            // Checked again in the linking transaction: a password or role set meanwhile wins.
+            LinkTarget::BareUser(&user.id)
         }
         (None, _) if !provider.create_users => {
             state.metrics.login("invalid_credentials");

@@ -232,6 +232,29 @@ impl This {
                     .ok_or_else(|| StoreError::not_found("user", id))?,
                 LinkOutcome::Linked,
             ),
+            LinkTarget::BareUser(id) => {
+                let row: Option<UserRow> = sqlx::query_as(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    " FROM users WHERE id = $1",
+                    for_update!()
+                ))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(Self::fail)?;
+                let user = row
+                    .map(User::try_from)
+                    .transpose()?
+                    .ok_or_else(|| StoreError::not_found("user", id))?;
+                if user.password_hash.is_some() || !user.roles.is_empty() {
+                    return Err(StoreError::conflict(
+                        "user",
+                        "the account has a password or a role now",
+                    ));
+                }
+                (user, LinkOutcome::Linked)
+            }
             LinkTarget::NewUser(new) => (
                 Self::insert_user(&mut tx, new, now).await?,
                 LinkOutcome::Created,

@@ -107,6 +107,10 @@ pub struct NewExternalIdentity<'a> {
 pub enum LinkTarget<'a> {
     /// An existing user, by id.
     User(&'a str),
+    /// An existing user, by id, only if — in the linking transaction, under the user's row
+    /// lock — the account still has no password and no role (automatic linking by e-mail:
+    /// a password or role set meanwhile makes it [`StoreError::Conflict`](crate::store::StoreError::Conflict)).
+    BareUser(&'a str),
     /// A user created in the same transaction.
     NewUser(NewUser<'a>),
 }
