@@ -131,6 +131,15 @@ export class FakeProvider {
     this.issuer = `http://localhost:${this.port}`;
   }
 
+  /**
+   * Who signs in from now on (the `sub` and e-mail of the next ID tokens and the consent page):
+   * a test that needs an outside account of its own sets it before its trip to the provider.
+   */
+  signInAs({ subject, email }) {
+    this.subject = subject;
+    this.email = email;
+  }
+
   /** Stops listening and drops open connections. */
   async stop() {
     this.server.closeAllConnections?.();
