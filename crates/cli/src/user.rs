@@ -6,10 +6,11 @@ use std::io::{IsTerminal, Read};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use tessera_jwt::SecretString;
+use tessera_server::accounts::{self, Actor};
+use tessera_server::admin;
 use tessera_server::auth::password_params;
 use tessera_server::password::{MAX_PASSWORD_LEN, Passwords};
-use tessera_server::store::{NewUser, StoreError, User, revocation_reason};
-use tessera_server::{accounts, admin};
+use tessera_server::store::User;
 use zeroize::Zeroizing;
 
 use crate::output;
@@ -135,42 +136,26 @@ pub(crate) struct AddArgs {
 }
 
 fn add(args: AddArgs) -> Result<()> {
+    // Checked before the password is asked for.
     let name = accounts::normalize_username(&args.name)
         .with_context(|| format!("invalid username {:?}", args.name))?;
-    let roles = accounts::check_roles(&args.roles)?;
+    accounts::check_roles(&args.roles)?;
     let password = args.password.read()?;
     let user = block_on(async {
         let ctx = args.config.context().await?;
-        let hash = hasher(&ctx)
-            .await?
-            .hash(password)
-            .await
-            .context("hashing the password")?;
-        let now = ctx.clock.now();
-        let created: Result<Option<User>, StoreError> = async {
-            // Rows made before the RFC 8265 rules are taken in their normal form too.
-            if accounts::username_taken(&*ctx.store, &name, None).await? {
-                return Ok(None);
-            }
-            match ctx
-                .store
-                .create_user(
-                    NewUser {
-                        username: &name,
-                        password_hash: Some(&hash),
-                        roles: &roles,
-                    },
-                    now,
-                )
-                .await
-            {
-                Err(StoreError::Conflict { .. }) => Ok(None),
-                other => other.map(Some),
-            }
-        }
+        let passwords = hasher(&ctx).await?;
+        let created = accounts::add_user(
+            &*ctx.store,
+            &passwords,
+            &name,
+            password,
+            &args.roles,
+            Actor::Cli,
+            ctx.clock.now(),
+        )
         .await;
         ctx.store.close().await;
-        created?.with_context(|| format!("a user named {name:?} exists"))
+        Ok::<_, anyhow::Error>(created?)
     })?;
     output::note(&format!("added user {} ({})", user.username, user.id));
     output::line(&user.id)
@@ -254,15 +239,9 @@ fn set_disabled(args: NameArgs, disabled: bool) -> Result<()> {
         let outcome = async {
             let user = find(&ctx, &args.name).await?;
             let now = ctx.clock.now();
-            ctx.store.set_user_disabled(&user.id, disabled, now).await?;
-            let revoked = if disabled {
-                ctx.store
-                    .revoke_user_refresh_families(&user.id, revocation_reason::USER_DISABLED, now)
-                    .await?
-            } else {
-                0
-            };
-            Ok::<_, anyhow::Error>(revoked)
+            Ok::<_, anyhow::Error>(
+                accounts::set_disabled(&*ctx.store, &user.id, disabled, Actor::Cli, now).await?,
+            )
         }
         .await;
         ctx.store.close().await;
@@ -303,9 +282,7 @@ fn set_roles(args: SetRolesArgs) -> Result<()> {
         let ctx = args.config.context().await?;
         let outcome = async {
             let user = find(&ctx, &args.name).await?;
-            ctx.store
-                .set_user_roles(&user.id, &roles, ctx.clock.now())
-                .await?;
+            accounts::set_roles(&*ctx.store, &user.id, &roles, Actor::Cli, ctx.clock.now()).await?;
             Ok::<_, anyhow::Error>(())
         }
         .await;
@@ -346,23 +323,18 @@ fn passwd(args: PasswdArgs) -> Result<()> {
         let ctx = args.config.context().await?;
         let outcome = async {
             let user = find(&ctx, &args.name).await?;
-            let hash = hasher(&ctx)
-                .await?
-                .hash(password)
-                .await
-                .context("hashing the password")?;
+            let passwords = hasher(&ctx).await?;
             let now = ctx.clock.now();
-            ctx.store
-                .set_user_password_hash(&user.id, Some(&hash), now)
-                .await?;
             Ok::<_, anyhow::Error>(
-                ctx.store
-                    .revoke_user_refresh_families(
-                        &user.id,
-                        revocation_reason::PASSWORD_CHANGED,
-                        now,
-                    )
-                    .await?,
+                accounts::set_password(
+                    &*ctx.store,
+                    &passwords,
+                    &user.id,
+                    password,
+                    Actor::Cli,
+                    now,
+                )
+                .await?,
             )
         }
         .await;
@@ -422,7 +394,7 @@ fn delete(args: DeleteArgs) -> Result<()> {
         let outcome = async {
             let user = find(&ctx, &args.name).await?;
             let deleted =
-                accounts::delete_user(&*ctx.store, &user.id, None, ctx.clock.now()).await?;
+                accounts::delete_user(&*ctx.store, &user.id, Actor::Cli, ctx.clock.now()).await?;
             Ok::<_, anyhow::Error>(deleted)
         }
         .await;

@@ -273,11 +273,25 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
-impl From<crate::accounts::DeleteUserError> for ApiError {
-    fn from(e: crate::accounts::DeleteUserError) -> Self {
+impl From<crate::accounts::AdminError> for ApiError {
+    fn from(e: crate::accounts::AdminError) -> Self {
+        use crate::accounts::AdminError;
         match e {
-            crate::accounts::DeleteUserError::OwnAccount => Self::invalid_request(e.to_string()),
-            crate::accounts::DeleteUserError::Store(e) => e.into(),
+            AdminError::Invalid(_) | AdminError::OwnAccount(_) => {
+                Self::invalid_request(e.to_string())
+            }
+            AdminError::NoSuchUser => {
+                Self::new(StatusCode::NOT_FOUND, "not_found", "no user has this id")
+            }
+            AdminError::Taken(_) => Self::new(StatusCode::CONFLICT, "conflict", e.to_string()),
+            AdminError::Password(crate::password::PasswordError::Unacceptable(why)) => {
+                Self::invalid_request(why)
+            }
+            AdminError::Password(crate::password::PasswordError::Busy) => {
+                Self::too_many_requests(Duration::from_secs(1))
+            }
+            AdminError::Password(other) => Self::internal(&other),
+            AdminError::Store(e) => e.into(),
         }
     }
 }

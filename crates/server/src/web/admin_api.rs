@@ -62,18 +62,15 @@ use serde_json::{Map, Value, json};
 use tessera_jwt::SecretString;
 
 use super::sessions_api::{SignedIn, json_no_store, no_store, plausible_id, signed_in};
-use crate::accounts;
+use crate::accounts::{self, ADMIN_ROLE, Actor};
 use crate::auth::client_secret::NewClientSecret;
 use crate::auth::userinfo::{REALM, invalid_token};
 use crate::error::{ApiError, Json};
 use crate::keys::{KeyInfo, RotateMode, RotationReport};
-use crate::password::PasswordError;
 use crate::state::AppState;
-use crate::store::{Client, NewClient, NewUser, PageAfter, StoreError, User, revocation_reason};
+use crate::store::{Client, NewClient, PageAfter, StoreError, User};
 use crate::web::paging::PageRequest;
 
-/// The role the admin API requires.
-const ADMIN_ROLE: &str = "admin";
 /// How often, and how far apart, a rotation is retried while another instance holds the lock.
 const ROTATION_ATTEMPTS: u32 = 10;
 const ROTATION_RETRY: Duration = Duration::from_millis(300);
@@ -194,15 +191,8 @@ async fn delete_user(
     if !plausible_id(&id) {
         return Err(no_such_user());
     }
-    let deleted =
-        match accounts::delete_user(&*state.store, &id, Some(&admin.user.id), state.clock.now())
-            .await
-        {
-            Err(accounts::DeleteUserError::Store(StoreError::NotFound { .. })) => {
-                return Err(no_such_user());
-            }
-            other => other?,
-        };
+    let actor = Actor::Admin(&admin.user.id);
+    let deleted = accounts::delete_user(&*state.store, &id, actor, state.clock.now()).await?;
     Ok(json_no_store(
         StatusCode::OK,
         json!({ "deleted": id, "sessions": deleted.sessions, "identities": deleted.identities }),
@@ -225,38 +215,16 @@ async fn add_user(
     Json(body): Json<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
     let request: NewUserRequest = from_object(body)?;
-    let username = accounts::normalize_username(&request.username).map_err(refused)?;
-    let roles = accounts::check_roles(&request.roles).map_err(refused)?;
-    accounts::check_new_password(request.password.expose()).map_err(refused)?;
-    let hash = state
-        .auth
-        .passwords()
-        .hash(request.password)
-        .await
-        .map_err(password_error)?;
-    let created = state
-        .store
-        .create_user(
-            NewUser {
-                username: &username,
-                password_hash: Some(&hash),
-                roles: &roles,
-            },
-            state.clock.now(),
-        )
-        .await;
-    let user = match created {
-        Ok(user) => user,
-        Err(StoreError::Conflict { .. }) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                format!("a user named {username:?} exists"),
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    tracing::info!(admin = %admin.user.id, user = %user.id, "user added by an administrator");
+    let user = accounts::add_user(
+        &*state.store,
+        state.auth.passwords(),
+        &request.username,
+        request.password,
+        &request.roles,
+        Actor::Admin(&admin.user.id),
+        state.clock.now(),
+    )
+    .await?;
     Ok(json_no_store(StatusCode::CREATED, user_json(&user)))
 }
 
@@ -277,49 +245,29 @@ async fn update_user(
     Json(body): Json<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
     let change: UserChange = from_object(body)?;
-    let roles = change
-        .roles
-        .as_deref()
-        .map(accounts::check_roles)
-        .transpose()
-        .map_err(refused)?;
     if !plausible_id(&id) {
         return Err(no_such_user());
     }
     let Some(user) = state.store.user_by_id(&id).await? else {
         return Err(no_such_user());
     };
-    if user.id == admin.user.id {
-        if change.disabled == Some(true) {
-            return Err(ApiError::invalid_request(
-                "you cannot disable your own account; ask another administrator",
-            ));
-        }
-        if roles
-            .as_ref()
-            .is_some_and(|roles| !roles.iter().any(|r| r == ADMIN_ROLE))
-        {
-            return Err(ApiError::invalid_request(
-                "you cannot remove your own admin role; ask another administrator",
-            ));
-        }
-    }
+    let actor = Actor::Admin(&admin.user.id);
     let now = state.clock.now();
-    if let Some(roles) = &roles {
-        state.store.set_user_roles(&user.id, roles, now).await?;
+    // Both changes are checked before either is made.
+    if let Some(roles) = &change.roles {
+        accounts::check_roles(roles).map_err(refused)?;
+    }
+    if change.disabled == Some(true) && user.id == admin.user.id {
+        return Err(accounts::AdminError::OwnAccount(
+            "you cannot disable your own account; ask another administrator",
+        )
+        .into());
+    }
+    if let Some(roles) = &change.roles {
+        accounts::set_roles(&*state.store, &user.id, roles, actor, now).await?;
     }
     if let Some(disabled) = change.disabled {
-        state
-            .store
-            .set_user_disabled(&user.id, disabled, now)
-            .await?;
-        if disabled {
-            let revoked = state
-                .store
-                .revoke_user_refresh_families(&user.id, revocation_reason::USER_DISABLED, now)
-                .await?;
-            tracing::info!(admin = %admin.user.id, user = %user.id, revoked, "user disabled by an administrator");
-        }
+        accounts::set_disabled(&*state.store, &user.id, disabled, actor, now).await?;
     }
     let Some(user) = state.store.user_by_id(&user.id).await? else {
         // Deleted meanwhile.
@@ -335,14 +283,6 @@ fn no_such_user() -> ApiError {
 /// 400 `invalid_request` naming what is wrong with the input.
 fn refused(e: accounts::InvalidInput) -> ApiError {
     ApiError::invalid_request(e.to_string())
-}
-
-fn password_error(e: PasswordError) -> ApiError {
-    match e {
-        PasswordError::Unacceptable(why) => ApiError::invalid_request(why),
-        PasswordError::Busy => ApiError::too_many_requests(Duration::from_secs(1)),
-        other => ApiError::internal(&other),
-    }
 }
 
 // ---- keys --------------------------------------------------------------------------------

@@ -188,6 +188,33 @@ pub(crate) async fn admin_adds_users_who_can_log_in(ctx: Ctx) {
         user_named(&issuer, &root, "carol").await["roles"],
         json!(["editor", "viewer"])
     );
+
+    // A row made before the RFC 8265 rules ("Erin", not yet in normal form) is taken in
+    // every spelling, as `tessera user add` has it (one service behind both).
+    issuer
+        .state
+        .store
+        .create_user(
+            tessera_server::store::NewUser {
+                username: "Erin",
+                password_hash: None,
+                roles: &[],
+            },
+            crate::support::NOW,
+        )
+        .await
+        .unwrap();
+    for spelling in ["erin", "ＥＲＩＮ"] {
+        let answer = admin(
+            &issuer,
+            &root,
+            Method::POST,
+            "/admin/api/users",
+            Some(&json!({"username": spelling, "password": PASSWORD})),
+        )
+        .await;
+        answer.assert_error(409, "conflict");
+    }
     issuer.stop().await;
 }
 
