@@ -1,0 +1,245 @@
+//! Talking to a provider: its discovery document (kept an hour per issuer), and redeeming
+//! a code at its token endpoint.
+
+use super::*;
+
+/// How long a discovery document is kept.
+pub(super) const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
+/// Timeouts and size limit of the calls to a provider.
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const MAX_ANSWER_BYTES: usize = 256 * 1024;
+
+// ---- talking to the provider ----------------------------------------------------------------------
+
+/// Why a call to a provider failed (for the log; no secret in it).
+#[derive(Debug, thiserror::Error)]
+pub(super) enum CallError {
+    /// Unreachable, timed out, a server error, an unusable document: try later.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The provider refused (a 4xx) or answered something that is not a token response.
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl CallError {
+    pub(super) fn failure(&self) -> Failure {
+        match self {
+            Self::Unavailable(_) => Failure::ProviderUnavailable,
+            Self::Refused(_) => Failure::ProviderError,
+        }
+    }
+}
+
+/// The HTTP client of the calls to providers: no redirects, timeouts, rustls. Connections are
+/// not pooled (sign-ins are rare, and a pooled connection would outlive the runtime it was
+/// made on when several runtimes share this process, as tests do).
+pub(super) fn http_client() -> Result<&'static reqwest::Client, CallError> {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    if let Some(client) = CLIENT.get() {
+        return Ok(client);
+    }
+    let client = reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(CALL_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
+        .user_agent(concat!("tessera/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| CallError::Unavailable(format!("the HTTP client cannot be built: {e}")))?;
+    Ok(CLIENT.get_or_init(|| client))
+}
+
+/// A provider's endpoints, from its discovery document.
+#[derive(Debug)]
+pub(super) struct Endpoints {
+    pub(super) authorization: Url,
+    pub(super) token: Url,
+}
+
+#[derive(Deserialize)]
+pub(super) struct DiscoveryDocument {
+    pub(super) issuer: String,
+    pub(super) authorization_endpoint: String,
+    pub(super) token_endpoint: String,
+}
+
+pub(super) type DiscoveryCache = Mutex<HashMap<String, (Instant, Arc<Endpoints>)>>;
+
+/// The endpoints of `provider`: kept for [`DISCOVERY_TTL`], else fetched.
+pub(super) async fn discover(provider: &ProviderSettings) -> Result<Arc<Endpoints>, CallError> {
+    static CACHE: OnceLock<DiscoveryCache> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some((fetched, endpoints)) = cache
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&provider.issuer)
+        && fetched.elapsed() < DISCOVERY_TTL
+    {
+        return Ok(Arc::clone(endpoints));
+    }
+    let endpoints = Arc::new(fetch_discovery(&provider.issuer).await?);
+    cache.lock().unwrap_or_else(PoisonError::into_inner).insert(
+        provider.issuer.clone(),
+        (Instant::now(), Arc::clone(&endpoints)),
+    );
+    Ok(endpoints)
+}
+
+pub(super) async fn fetch_discovery(issuer: &str) -> Result<Endpoints, CallError> {
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
+    let outbound = |what: &str, url: &str| {
+        tessera_guard::check_outbound_url(url)
+            .map_err(|e| CallError::Unavailable(format!("{what}: {e}")))
+            .and_then(|()| {
+                Url::parse(url).map_err(|e| CallError::Unavailable(format!("{what}: {e}")))
+            })
+    };
+    let url = outbound("discovery document", &url)?;
+    let response = http_client()?
+        .get(url.clone())
+        .header(ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| CallError::Unavailable(format!("{url}: {e}")))?;
+    let status = response.status();
+    if status != reqwest::StatusCode::OK {
+        return Err(CallError::Unavailable(format!("{url}: status {status}")));
+    }
+    let body = read_limited(response)
+        .await
+        .map_err(|e| CallError::Unavailable(format!("{url}: {e}")))?;
+    let document: DiscoveryDocument = serde_json::from_slice(&body)
+        .map_err(|e| CallError::Unavailable(format!("{url}: not a discovery document: {e}")))?;
+    if document.issuer != issuer {
+        return Err(CallError::Unavailable(format!(
+            "{url}: the document's issuer {:?} is not the configured one",
+            document.issuer
+        )));
+    }
+    Ok(Endpoints {
+        authorization: outbound("authorization_endpoint", &document.authorization_endpoint)?,
+        token: outbound("token_endpoint", &document.token_endpoint)?,
+    })
+}
+
+/// A body of at most [`MAX_ANSWER_BYTES`].
+pub(super) async fn read_limited(
+    mut response: reqwest::Response,
+) -> Result<Zeroizing<Vec<u8>>, String> {
+    if response
+        .content_length()
+        .is_some_and(|len| len > MAX_ANSWER_BYTES as u64)
+    {
+        return Err("the answer is too large".into());
+    }
+    let mut body = Zeroizing::new(Vec::new());
+    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err("the answer is too large".into());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+#[derive(Deserialize)]
+pub(super) struct TokenAnswer {
+    pub(super) id_token: Option<SecretString>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct TokenError {
+    pub(super) error: Option<String>,
+}
+
+/// Redeems `code` at the token endpoint (RFC 6749 §4.1.3 + RFC 7636 §4.5): the ID token.
+pub(super) async fn redeem_code(
+    provider: &ProviderSettings,
+    client_id: &str,
+    token_endpoint: &Url,
+    code: &str,
+    verifier: &str,
+    redirect_uri: &str,
+) -> Result<SecretString, CallError> {
+    let form = Zeroizing::new(
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "authorization_code")
+            .append_pair("code", code)
+            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("code_verifier", verifier)
+            .append_pair("client_id", client_id)
+            .finish(),
+    );
+    let mut request = http_client()?
+        .post(token_endpoint.clone())
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(ACCEPT, "application/json")
+        .body(form.as_bytes().to_vec());
+    if let Some(secret) = &provider.client_secret {
+        request = request.header(
+            AUTHORIZATION,
+            client_secret_basic(client_id, secret.expose()),
+        );
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| CallError::Unavailable(format!("{token_endpoint}: {e}")))?;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if status.is_server_error() {
+        return Err(CallError::Unavailable(format!(
+            "{token_endpoint}: status {status}"
+        )));
+    }
+    let body = read_limited(response)
+        .await
+        .map_err(|e| CallError::Unavailable(format!("{token_endpoint}: {e}")))?;
+    if !status.is_success() {
+        // RFC 6749 §5.2: its `error` code is safe to log (the description may echo input).
+        let error = serde_json::from_slice::<TokenError>(&body)
+            .ok()
+            .and_then(|e| e.error)
+            .map(|e| {
+                e.chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .take(64)
+                    .collect::<String>()
+            })
+            .unwrap_or_default();
+        return Err(CallError::Refused(format!(
+            "{token_endpoint}: status {status} {error}"
+        )));
+    }
+    if !is_json {
+        return Err(CallError::Refused(format!(
+            "{token_endpoint}: the answer is not JSON"
+        )));
+    }
+    serde_json::from_slice::<TokenAnswer>(&body)
+        .ok()
+        .and_then(|answer| answer.id_token)
+        .filter(|t| !t.expose().is_empty())
+        .ok_or_else(|| CallError::Refused(format!("{token_endpoint}: the answer has no id_token")))
+}
+
+/// RFC 6749 §2.3.1: `Basic base64(urlencode(id) ":" urlencode(secret))`, marked sensitive.
+pub(super) fn client_secret_basic(client_id: &str, secret: &str) -> HeaderValue {
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let credentials = Zeroizing::new(format!("{}:{}", enc(client_id), enc(secret)));
+    let header = Zeroizing::new(format!("Basic {}", STANDARD.encode(credentials.as_bytes())));
+    let mut value =
+        HeaderValue::from_str(&header).unwrap_or_else(|_| HeaderValue::from_static("Basic"));
+    value.set_sensitive(true);
+    value
+}
