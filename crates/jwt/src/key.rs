@@ -25,7 +25,7 @@ use crate::jwk::{Jwk, SecretString};
 pub const MIN_RSA_BITS: usize = 2048;
 
 /// Largest RSA modulus accepted, in bits (the limit of the aws-lc verification algorithms).
-const MAX_RSA_BITS: usize = 8192;
+pub const MAX_RSA_BITS: usize = 8192;
 
 const OID_RSA: &str = "1.2.840.113549.1.1.1";
 const OID_EC: &str = "1.2.840.10045.2.1";

@@ -86,7 +86,7 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{Error, Result, Untrusted};
 pub use header::Header;
 pub use jwk::{Jwk, JwkOrSet, JwkSet, SecretString};
-pub use key::{MIN_RSA_BITS, SigningKey, VerifyingKey};
+pub use key::{MAX_RSA_BITS, MIN_RSA_BITS, SigningKey, VerifyingKey};
 pub use keyset::{KeySet, KeySource, MAX_CANDIDATES};
 pub use token::{UnverifiedToken, Verified, VerifiedJws, encode, sign_jws, verify, verify_jws};
 pub use validation::{DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, Validation};

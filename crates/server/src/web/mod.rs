@@ -13,6 +13,12 @@ pub(crate) mod assets;
 pub(crate) mod cookies;
 pub(crate) mod csrf;
 pub(crate) mod identities_api;
+#[cfg(test)]
+mod inspector_limits;
+/// The pages' one layout (`build.rs` assembles the pages with it): included here for its tests.
+#[cfg(test)]
+#[path = "../../build/layout.rs"]
+pub(crate) mod layout;
 pub(crate) mod oidc;
 pub(crate) mod pages;
 pub(crate) mod paging;

@@ -1,7 +1,11 @@
 //! The hosted pages: `GET /login`, `/account`, `/inspect`, `/admin` (static HTML compiled into
-//! the binary from `crates/server/web/`; their data comes from the JSON APIs), and `GET /`,
-//! which sends a person to their account (the account page sends them on to `/login` without
-//! a session).
+//! the binary; their data comes from the JSON APIs), and `GET /`, which sends a person to their
+//! account (the account page sends them on to `/login` without a session).
+//!
+//! Every page comes from one layout: `build.rs` fills `web/layout.html` (the head, the icon,
+//! the stylesheet, the site header and nav) with each source of `web/pages/` (its title,
+//! script, extra stylesheets, current nav link and `<main>`), at build time, into the
+//! documents included here. The rules are in `build/layout.rs`.
 //!
 //! Every page answer carries:
 //! - its own strict `Content-Security-Policy` ([`CSP`]): scripts, styles and connections to
@@ -26,6 +30,13 @@ pub(crate) const CSP: &str = "default-src 'none'; script-src 'self'; style-src '
     img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; \
     frame-ancestors 'none'";
 
+/// `page!("name")`: the document assembled from `web/pages/name.html` by `build.rs`.
+macro_rules! page {
+    ($name:literal) => {
+        include_str!(concat!(env!("OUT_DIR"), "/pages/", $name, ".html"))
+    };
+}
+
 /// A page: its path and its HTML.
 #[derive(Debug)]
 pub(crate) struct Page {
@@ -38,22 +49,22 @@ pub(crate) struct Page {
 /// The login page (served by `GET /login`, beside the JSON `POST /login`).
 pub(crate) const LOGIN: Page = Page {
     path: "/login",
-    html: include_str!("../../web/login.html"),
+    html: page!("login"),
 };
 /// The account page.
 pub(crate) const ACCOUNT: Page = Page {
     path: "/account",
-    html: include_str!("../../web/account.html"),
+    html: page!("account"),
 };
 /// The token inspector.
 pub(crate) const INSPECT: Page = Page {
     path: "/inspect",
-    html: include_str!("../../web/inspect.html"),
+    html: page!("inspect"),
 };
 /// The administration page.
 pub(crate) const ADMIN: Page = Page {
     path: "/admin",
-    html: include_str!("../../web/admin.html"),
+    html: page!("admin"),
 };
 
 /// Every page.
@@ -447,6 +458,140 @@ pub(crate) mod tests {
                 "{}",
                 page.path
             );
+        }
+    }
+
+    /// What a page sets in the layout.
+    struct Settings {
+        page: &'static Page,
+        title: &'static str,
+        script: &'static str,
+        /// Stylesheets beyond style.css.
+        extra: &'static [&'static str],
+        /// The nav link marked as the current page.
+        current: Option<&'static str>,
+    }
+
+    const SETTINGS: [Settings; 4] = [
+        Settings {
+            page: &LOGIN,
+            title: "Sign in",
+            script: "login.js",
+            extra: &[],
+            current: None,
+        },
+        Settings {
+            page: &ACCOUNT,
+            title: "Your account",
+            script: "account.js",
+            extra: &[],
+            current: Some("/account"),
+        },
+        Settings {
+            page: &INSPECT,
+            title: "Token inspector",
+            script: "inspect.js",
+            extra: &["inspect.css"],
+            current: Some("/inspect"),
+        },
+        Settings {
+            page: &ADMIN,
+            title: "Administration",
+            script: "admin.js",
+            extra: &[],
+            current: Some("/admin"),
+        },
+    ];
+
+    #[test]
+    fn every_page_sets_its_title_script_stylesheets_and_current_link() {
+        for Settings {
+            page,
+            title,
+            script,
+            extra,
+            current,
+        } in SETTINGS
+        {
+            let tags = start_tags(page.html);
+            let attr = |attributes: &[(String, String)], name: &str| {
+                attributes
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.clone())
+            };
+            assert_eq!(page.html.matches("<title>").count(), 1, "{}", page.path);
+            assert!(
+                page.html
+                    .contains(&format!("<title>{title} · tessera</title>")),
+                "{}",
+                page.path
+            );
+            let scripts: Vec<_> = tags
+                .iter()
+                .filter(|(name, _)| name == "script")
+                .map(|(_, a)| (attr(a, "type"), attr(a, "src")))
+                .collect();
+            assert_eq!(
+                scripts,
+                [(Some("module".to_owned()), Some(format!("/assets/{script}")))],
+                "{}: one module, the page's",
+                page.path
+            );
+            let stylesheets: Vec<_> = tags
+                .iter()
+                .filter(|(name, a)| {
+                    name == "link" && attr(a, "rel").as_deref() == Some("stylesheet")
+                })
+                .filter_map(|(_, a)| attr(a, "href"))
+                .collect();
+            let mut expected = vec!["/assets/style.css".to_owned()];
+            expected.extend(extra.iter().map(|name| format!("/assets/{name}")));
+            assert_eq!(stylesheets, expected, "{}", page.path);
+            let marked: Vec<_> = tags
+                .iter()
+                .filter(|(_, a)| attr(a, "aria-current").is_some())
+                .map(|(name, a)| (name.clone(), attr(a, "aria-current"), attr(a, "href")))
+                .collect();
+            let expected: Vec<_> = current
+                .map(|path| {
+                    (
+                        "a".to_owned(),
+                        Some("page".to_owned()),
+                        Some(path.to_owned()),
+                    )
+                })
+                .into_iter()
+                .collect();
+            assert_eq!(marked, expected, "{}: the nav's current link", page.path);
+        }
+    }
+
+    #[test]
+    fn every_page_has_the_same_frame_around_its_main() {
+        // Take out what a page sets and its <main>: what is left is the layout, the same for all.
+        let frame = |page: &Page| -> String {
+            let start = page.html.find("  <main").unwrap();
+            let end = page.html.find("  </main>\n").unwrap() + "  </main>\n".len();
+            let without_main = format!("{}{}", &page.html[..start], &page.html[end..]);
+            without_main
+                .lines()
+                .filter(|line| {
+                    !(line.contains("<title>")
+                        || line.contains("<script ")
+                        || line.contains("href=\"/assets/inspect.css\""))
+                })
+                .map(|line| line.replace(" aria-current=\"page\"", ""))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let first = frame(&LOGIN);
+        assert!(first.contains("<nav class=\"site-nav\" aria-label=\"Main\">"));
+        assert!(first.contains("<link rel=\"icon\" href=\"/assets/icon.svg\""));
+        for page in PAGES {
+            assert_eq!(frame(page), first, "{}", page.path);
+            assert!(page.html.starts_with("<!doctype html>\n"), "{}", page.path);
+            assert_eq!(page.html.matches("<main").count(), 1, "{}", page.path);
         }
     }
 
