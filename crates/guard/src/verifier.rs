@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use tessera_jwt::{
     Algorithm, Clock, DEFAULT_MAX_TOKEN_LEN, Header, KeySet, RegisteredClaims, SystemClock,
-    Validation,
+    UnverifiedJwt, Validation,
 };
 
 use crate::cache::{CacheStats, TokenCache};
@@ -264,16 +264,19 @@ struct Issuer {
 type Claims = Map<String, Value>;
 
 impl Issuer {
-    async fn verify(&self, token: &str) -> Result<tessera_jwt::Verified<Claims>, Error> {
+    /// Verifies the token, parsed once by the caller, with this issuer's keys and rules. A
+    /// refetched JWKS is tried on the same parsed token.
+    async fn verify(
+        &self,
+        token: &UnverifiedJwt<'_>,
+    ) -> Result<tessera_jwt::Verified<Claims>, Error> {
         let remote = match &self.keys {
-            IssuerKeys::Static(keys) => {
-                return Ok(tessera_jwt::verify(token, &**keys, &self.validation)?);
-            }
+            IssuerKeys::Static(keys) => return Ok(token.verify(&**keys, &self.validation)?),
             IssuerKeys::Remote(remote) => remote,
         };
         let seen = remote.keys();
         let first_error = match &seen {
-            Some(keys) => match tessera_jwt::verify(token, &**keys, &self.validation) {
+            Some(keys) => match token.verify(&**keys, &self.validation) {
                 // The only error a refetch can cure: the key is not (yet) in the set.
                 Err(e @ tessera_jwt::Error::NoMatchingKey(_)) => Some(e),
                 other => return Ok(other?),
@@ -281,7 +284,7 @@ impl Issuer {
             None => None,
         };
         match remote.refresh_for_unknown_kid(seen.as_ref()).await {
-            Some(keys) => Ok(tessera_jwt::verify(token, &*keys, &self.validation)?),
+            Some(keys) => Ok(token.verify(&*keys, &self.validation)?),
             None => match first_error {
                 Some(e) => Err(e.into()),
                 None => Err(Error::KeysUnavailable {
@@ -499,6 +502,13 @@ impl VerifierBuilder {
     }
 }
 
+/// Parses a token, once per verification: a test counts the calls.
+fn parse(token: &str, max_len: usize) -> Result<UnverifiedJwt<'_>, tessera_jwt::Error> {
+    #[cfg(test)]
+    tests::PARSES.with(|n| n.set(n.get() + 1));
+    UnverifiedJwt::parse(token, max_len)
+}
+
 /// Verifies bearer tokens from several issuers, without calling anyone per token.
 ///
 /// The token's `iss` (read unverified, only to route) picks the issuer; an unknown issuer is
@@ -538,6 +548,7 @@ impl Verifier {
     /// Verifies a token. Waits only when the token's `kid` is unknown and a JWKS fetch is
     /// allowed or in flight.
     pub async fn verify(&self, token: &str) -> Result<VerifiedToken, Error> {
+        // The limit comes before the token is hashed for the cache (parsing checks it too).
         if token.len() > self.max_token_len {
             return Err(tessera_jwt::Error::TooLarge {
                 len: token.len(),
@@ -555,28 +566,23 @@ impl Verifier {
             }
             None => None,
         };
-        let issuer = self.route(token)?;
-        let verified = VerifiedToken::new(issuer.name.clone(), issuer.verify(token).await?);
+        // The one parse: routing and verifying both read this.
+        let parsed = parse(token, self.max_token_len)?;
+        let issuer = self.route(&parsed)?;
+        let verified = VerifiedToken::new(issuer.name.clone(), issuer.verify(&parsed).await?);
         if let Some((cache, key)) = cache_key {
             cache.insert(key, &verified, self.clock.now());
         }
         Ok(verified)
     }
 
-    /// The issuer whose `iss` the token names. The payload is read without verifying, and
-    /// only to choose; nothing read here is trusted.
-    fn route(&self, token: &str) -> Result<&Issuer, Error> {
-        let parts = tessera_jwt::dangerous::decode_without_verifying(token, self.max_token_len)?;
-        let Some(Value::Object(claims)) = parts.payload_json() else {
-            return Err(tessera_jwt::Error::InvalidClaims(
-                "the payload is not a JSON claims set".into(),
-            )
-            .into());
-        };
-        let Some(Value::String(iss)) = claims.get("iss") else {
+    /// The issuer whose `iss` the token names. The `iss` is read before the signature is
+    /// checked, and only to choose; nothing read here is trusted.
+    fn route(&self, token: &UnverifiedJwt<'_>) -> Result<&Issuer, Error> {
+        let Some(iss) = token.unverified_issuer()? else {
             return Err(Error::MissingIssuer);
         };
-        match self.by_iss.get(iss.as_str()) {
+        match self.by_iss.get(iss) {
             Some(&i) => self.issuers.get(i).ok_or(Error::MissingIssuer),
             None => Err(Error::UnknownIssuer(
                 iss.chars().take(MAX_ISS_IN_ERROR).collect(),
@@ -604,5 +610,140 @@ impl Verifier {
     /// The verified-token cache's counters, when the cache is on.
     pub fn cache_stats(&self) -> Option<CacheStats> {
         self.cache.as_ref().map(TokenCache::stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::cell::Cell;
+    use std::sync::Mutex;
+
+    use serde_json::json;
+    use tessera_jwt::{FixedClock, SigningKey};
+
+    use super::*;
+
+    thread_local! {
+        /// Tokens parsed on this thread (tokio's test runtime runs everything on one).
+        pub(super) static PARSES: Cell<usize> = const { Cell::new(0) };
+    }
+
+    const ISS: &str = "http://127.0.0.1/issuer";
+    const NOW: i64 = 1_800_000_000;
+
+    fn sign(key: &SigningKey, claims: &Value) -> String {
+        let header = tessera_jwt::Header::for_key(key).with_typ("at+jwt");
+        tessera_jwt::encode(key, &header, claims).unwrap()
+    }
+
+    fn claims() -> Value {
+        json!({"iss": ISS, "sub": "u-1", "aud": "orders", "exp": NOW + 600})
+    }
+
+    /// How many times `verify` parsed the token.
+    async fn parses(verifier: &Verifier, token: &str) -> (usize, Result<VerifiedToken, Error>) {
+        let before = PARSES.with(Cell::get);
+        let result = verifier.verify(token).await;
+        (PARSES.with(Cell::get) - before, result)
+    }
+
+    fn config() -> IssuerConfig {
+        IssuerConfig::new(ISS)
+            .audience("orders")
+            .algorithms([Algorithm::ES256])
+            .typ("at+jwt")
+    }
+
+    #[tokio::test]
+    async fn a_token_is_parsed_once_whatever_the_verdict() {
+        let key = SigningKey::generate(Algorithm::ES256)
+            .unwrap()
+            .with_kid("k1");
+        let verifier = Verifier::builder()
+            .issuer(config().keys(KeySet::new(vec![key.verifying_key().unwrap()])))
+            .clock(Arc::new(FixedClock::new(NOW)))
+            .build()
+            .unwrap();
+        let good = sign(&key, &claims());
+        let (n, verified) = parses(&verifier, &good).await;
+        assert_eq!(n, 1);
+        assert_eq!(verified.unwrap().subject(), Some("u-1"));
+
+        let mut forged = good.clone();
+        forged.replace_range(good.len() - 4.., "AAAA");
+        let (n, rejected) = parses(&verifier, &forged).await;
+        assert_eq!(n, 1);
+        assert!(matches!(
+            rejected,
+            Err(Error::Token(tessera_jwt::Error::InvalidSignature))
+        ));
+
+        let other = sign(&key, &json!({"iss": "https://elsewhere.example"}));
+        let (n, rejected) = parses(&verifier, &other).await;
+        assert_eq!(n, 1);
+        assert!(matches!(rejected, Err(Error::UnknownIssuer(_))));
+
+        let (n, rejected) = parses(&verifier, &"a".repeat(20_000)).await;
+        assert_eq!(n, 0, "the size limit comes before any parsing");
+        assert!(matches!(
+            rejected,
+            Err(Error::Token(tessera_jwt::Error::TooLarge { .. }))
+        ));
+    }
+
+    /// A JWKS server on 127.0.0.1 whose key set the test replaces.
+    async fn jwks_server(jwks: Arc<Mutex<String>>) -> String {
+        let app = axum::Router::new().route(
+            "/jwks.json",
+            axum::routing::get(move || {
+                let body = jwks.lock().unwrap().clone();
+                async move { ([("content-type", "application/json")], body) }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_token_with_a_new_kid_is_not_parsed_again_after_the_refetch() {
+        let old = SigningKey::generate(Algorithm::ES256)
+            .unwrap()
+            .with_kid("old");
+        let new = SigningKey::generate(Algorithm::ES256)
+            .unwrap()
+            .with_kid("new");
+        let jwks = |keys: &[&SigningKey]| {
+            let keys = keys.iter().map(|k| k.verifying_key().unwrap()).collect();
+            serde_json::to_string(&KeySet::new(keys).to_public_jwks().unwrap()).unwrap()
+        };
+        let served = Arc::new(Mutex::new(jwks(&[&old])));
+        let url = jwks_server(served.clone()).await;
+        let options = RemoteOptions::default()
+            .refresh_bounds(Duration::from_secs(3600), Duration::from_secs(3600))
+            .unknown_kid_cooldown(Duration::from_secs(0))
+            .timeout(Duration::from_secs(3));
+        let verifier = Verifier::builder()
+            .issuer(config().jwks_url(url).remote_options(options))
+            .clock(Arc::new(FixedClock::new(NOW)))
+            .build()
+            .unwrap();
+        let remote = verifier.remote_key_set(ISS).unwrap().clone();
+        for _ in 0..1000 {
+            if remote.keys().is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(remote.keys().is_some(), "the first fetch");
+
+        *served.lock().unwrap() = jwks(&[&old, &new]);
+        let (n, verified) = parses(&verifier, &sign(&new, &claims())).await;
+        assert!(verified.is_ok(), "{verified:?}");
+        assert_eq!(remote.stats().unknown_kid_refreshes(), 1, "it did refetch");
+        assert_eq!(n, 1);
     }
 }

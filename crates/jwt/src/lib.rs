@@ -64,7 +64,10 @@
 //!   constant time by aws-lc-rs.
 //! - **Time is injected** through a [`Clock`], so expiry rules are testable without sleeping.
 //!
-//! Reading a token without verifying it is possible only through [`dangerous`].
+//! Reading a token without verifying it is possible only through [`dangerous`]. A verifier that
+//! must route a token by its `iss` before verifying it parses it once as an [`UnverifiedJwt`],
+//! which shows the header and the `iss` under a name that says it is unverified, and nothing
+//! else until it is verified.
 
 pub mod algorithm;
 mod b64;
@@ -78,6 +81,7 @@ pub mod jwk;
 mod key;
 mod keyset;
 mod token;
+mod unverified;
 mod validation;
 
 pub use algorithm::{Algorithm, Curve, Family};
@@ -89,4 +93,5 @@ pub use jwk::{Jwk, JwkOrSet, JwkSet, SecretString};
 pub use key::{MAX_RSA_BITS, MIN_RSA_BITS, SigningKey, VerifyingKey};
 pub use keyset::{KeySet, KeySource, MAX_CANDIDATES};
 pub use token::{UnverifiedToken, Verified, VerifiedJws, encode, sign_jws, verify, verify_jws};
+pub use unverified::UnverifiedJwt;
 pub use validation::{DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, Validation};

@@ -276,20 +276,43 @@ impl<'a> UnverifiedToken<'a> {
         validation: &Validation,
         buf: &'b mut [u8],
     ) -> Result<Cow<'b, [u8]>> {
+        self.check_signature(keys, validation)?;
+        b64::decode_in(self.payload_b64, buf).ok_or_else(payload_not_base64url)
+    }
+
+    /// Checks the header rules and the signature over the token's own `header.payload` bytes.
+    #[inline]
+    pub(crate) fn check_signature(
+        &self,
+        keys: &impl KeySource,
+        validation: &Validation,
+    ) -> Result<()> {
         validation.check_header(&self.header)?;
         let mut last = None;
         for key in keys.candidates(&self.header)? {
             match key.verify(self.signing_input.as_bytes(), self.signature.as_slice()) {
-                Ok(()) => {
-                    return b64::decode_in(self.payload_b64, buf)
-                        .ok_or_else(|| Error::Malformed("payload is not strict base64url".into()));
-                }
+                Ok(()) => return Ok(()),
                 Err(e @ Error::KeyNotUsable(_)) => last = Some(e),
                 Err(_) => last = None,
             }
         }
         Err(last.unwrap_or(Error::InvalidSignature))
     }
+
+    /// The payload segment, still base64url-encoded.
+    pub(crate) fn payload_b64(&self) -> &'a str {
+        self.payload_b64
+    }
+}
+
+/// The error for a payload segment that does not decode, met once the signature holds.
+pub(crate) fn payload_not_base64url() -> Error {
+    Error::Malformed("payload is not strict base64url".into())
+}
+
+/// The error for a payload that is not a JSON claims set, met once the signature holds.
+pub(crate) fn not_a_claims_set(reason: &str) -> Error {
+    Error::InvalidClaims(format!("the payload is not a JSON claims set: {reason}"))
 }
 
 /// A token whose signature and claims have been verified.
@@ -301,6 +324,15 @@ pub struct Verified<T> {
 }
 
 impl<T> Verified<T> {
+    /// Only after the signature and the claims have been checked.
+    pub(crate) fn new(header: Header, registered: RegisteredClaims, claims: T) -> Self {
+        Verified {
+            header,
+            registered,
+            claims,
+        }
+    }
+
     /// The header.
     pub fn header(&self) -> &Header {
         &self.header
@@ -370,8 +402,8 @@ pub fn verify<T: DeserializeOwned>(
             claims,
         });
     }
-    let claims: Map<String, Value> = crate::json::parse_object(&payload)
-        .map_err(|e| Error::InvalidClaims(format!("the payload is not a JSON claims set: {e}")))?;
+    let claims: Map<String, Value> =
+        crate::json::parse_object(&payload).map_err(|e| not_a_claims_set(&e))?;
     let registered = validation.check_claims(&header, &claims)?;
     let claims =
         T::deserialize(Value::Object(claims)).map_err(|e| Error::ClaimsShape(e.to_string()))?;

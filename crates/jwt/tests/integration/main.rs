@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod attacks;
+mod parse_once;
 mod regressions;
 mod roundtrip;
 mod support;
