@@ -1,6 +1,11 @@
 //! The `TESSERA_*` environment variables as a figment provider.
 
-use super::*;
+use figment::value::{Dict, Map, Value};
+use figment::{Metadata, Profile, Provider};
+use std::str::FromStr;
+
+use super::ConfigError;
+use super::docs::{ENV_PREFIX, KEYS, KeyDoc, KeyKind, env_name};
 
 // ---- the environment as a figment provider ------------------------------------------------------
 

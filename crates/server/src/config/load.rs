@@ -4,7 +4,23 @@
 use super::env::*;
 use super::providers::validate_provider;
 use super::raw::*;
-use super::*;
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Format, Toml};
+use ipnet::IpNet;
+use tessera_jwt::{Algorithm, Family};
+
+use super::{
+    Config, ConfigError, ForwardedHeader, HttpSettings, KeySettings, LogFormat, MasterKeySource,
+    PasswordSettings, Secret, SessionSettings, StorageSettings, ThrottleSettings, TlsFiles,
+    TokenSettings, invalid,
+};
+use crate::store::{self, Backend};
 
 // ---- loading -----------------------------------------------------------------------------------
 

@@ -17,22 +17,14 @@
 //! assert_eq!(config.tokens.access_ttl.as_secs(), 300); // the environment wins
 //! ```
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use figment::providers::{Format, Toml};
-use figment::value::{Dict, Map, Value};
-use figment::{Figment, Metadata, Profile, Provider};
 use ipnet::IpNet;
-use serde::{Deserialize, Deserializer};
-use tessera_jwt::{Algorithm, Family};
+use tessera_jwt::Algorithm;
 use zeroize::Zeroizing;
-
-use crate::store::{self, Backend};
 
 mod docs;
 mod env;

@@ -3,7 +3,12 @@
 
 use super::load::positive;
 use super::raw::*;
-use super::*;
+use std::str::FromStr;
+use std::time::Duration;
+
+use tessera_jwt::{Algorithm, Family};
+
+use super::{ConfigError, LinkExisting, ProviderKeys, ProviderSettings, Secret, invalid};
 
 pub(super) fn validate_provider(
     i: usize,

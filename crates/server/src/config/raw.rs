@@ -1,7 +1,13 @@
 //! The raw form of the configuration: what serde reads from the file and the environment,
 //! before validation.
 
-use super::*;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use super::Secret;
 
 // ---- raw form (what serde reads) -------------------------------------------------------------
 

@@ -2,7 +2,18 @@
 //! sealed in the `tessera_oidc` cookie under a key derived from the master key; and which
 //! `return_to` paths are safe.
 
-use super::*;
+use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
+use aws_lc_rs::digest::{SHA256, digest};
+use axum::http::HeaderValue;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use cookie::{Cookie, SameSite};
+use reqwest::Url;
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use super::super::cookies;
+use crate::state::AppState;
 
 /// Name of the cookie that carries a sign-in in progress, on an issuer that is `http` on
 /// loopback (see [`cookies`]).

@@ -66,25 +66,15 @@
 //! balancer, the callback may reach another instance than the one that started the flow.
 //! A flow started before the master key was replaced ends in `state_mismatch`.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::{Duration, Instant};
-
-use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
-use aws_lc_rs::digest::{SHA256, digest};
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, SET_COOKIE};
+use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use cookie::{Cookie, SameSite};
 use reqwest::Url;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tessera_jwt::SecretString;
-use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::cookies;
 use crate::app::ClientAddr;

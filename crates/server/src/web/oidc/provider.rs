@@ -1,7 +1,21 @@
 //! Talking to a provider: its discovery document (kept an hour per issuer), and redeeming
 //! a code at its token endpoint.
 
-use super::*;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::http::HeaderValue;
+use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use reqwest::Url;
+use serde::Deserialize;
+use tessera_jwt::SecretString;
+use zeroize::Zeroizing;
+
+use super::Failure;
+use crate::config::ProviderSettings;
 
 /// How long a discovery document is kept.
 pub(super) const DISCOVERY_TTL: Duration = Duration::from_secs(3600);

@@ -1,3 +1,7 @@
+use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, RandomizedNonceKey};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+
 use super::flow::*;
 use super::provider::*;
 use super::*;
