@@ -355,12 +355,11 @@ pub(crate) async fn link_with_code_flow(
             return Err(Refusal::Disabled);
         }
     }
-    let session_active = state
+    let session = state
         .store
-        .refresh_family(request.sid)
-        .await?
-        .is_some_and(|f| f.user_id == request.user_id && f.is_active(now));
-    if !session_active {
+        .live_session(request.sid, request.user_id, now)
+        .await?;
+    if session.is_none() {
         tracing::info!(user = %request.user_id, provider = %provider.name, "linking refused: the session that started it has ended");
         return Err(Refusal::SessionEnded);
     }

@@ -355,6 +355,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// A family by id.
     async fn refresh_family(&self, id: &str) -> Result<Option<RefreshFamily>, StoreError>;
 
+    /// The family `sid` if it belongs to `user_id` and is active at `now`: the sign-in
+    /// session an access token names (its `sid`), still live.
+    async fn live_session(
+        &self,
+        sid: &str,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Option<RefreshFamily>, StoreError> {
+        Ok(self
+            .refresh_family(sid)
+            .await?
+            .filter(|f| f.user_id == user_id && f.is_active(now)))
+    }
+
     /// Revokes a family (logout). `Ok(true)` if it was revoked now, `Ok(false)` if it already
     /// was (the first reason stays).
     async fn revoke_refresh_family(

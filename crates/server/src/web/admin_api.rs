@@ -112,13 +112,9 @@ impl FromRequestParts<AppState> for Admin {
         }
         // The session the token belongs to must still be live: signing out (or out
         // everywhere) ends administration at once, not when the access token expires.
-        let Some(sid) = who.token.claims_json().get("sid").and_then(Value::as_str) else {
-            return Err(no_store(invalid_token()));
-        };
-        match state.store.refresh_family(sid).await {
-            Ok(Some(family))
-                if family.user_id == who.user.id && family.is_active(state.clock.now()) => {}
-            Ok(_) => return Err(no_store(invalid_token())),
+        match who.live_session(state).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(no_store(invalid_token())),
             Err(e) => return Err(ApiError::from(e).into_response()),
         }
         Ok(Self(who))

@@ -42,7 +42,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::oidc::{self, LinkStartError};
-use super::sessions_api::{SignedIn, json_no_store, no_content, plausible_id};
+use super::sessions_api::{SignedIn, json_no_store, no_content};
 use crate::auth::federation::MAX_IDENTITIES_PER_USER;
 use crate::error::{ApiError, Json};
 use crate::state::AppState;
@@ -93,11 +93,7 @@ async fn list(State(state): State<AppState>, who: SignedIn) -> Result<Response, 
             })
         })
         .collect();
-    let providers: Vec<Value> = state
-        .config
-        .providers
-        .iter()
-        .filter(|p| p.client_id.is_some())
+    let providers: Vec<Value> = oidc::browser_providers(&state)
         .map(|p| json!({ "name": p.name }))
         .collect();
     Ok(json_no_store(
@@ -118,12 +114,8 @@ async fn connect(
     Json(request): Json<ConnectRequest>,
 ) -> Result<Response, ApiError> {
     let now = state.clock.now();
-    // The session the token was issued in, which must be this user's, active, and recent.
-    let family = match who.sid().filter(|sid| plausible_id(sid)) {
-        Some(sid) => state.store.refresh_family(sid).await?,
-        None => None,
-    };
-    let Some(family) = family.filter(|f| f.user_id == who.user.id && f.is_active(now)) else {
+    // The session the token was issued in, which must be live, and recent.
+    let Some(family) = who.live_session(&state).await? else {
         return Err(reauthenticate());
     };
     if now.saturating_sub(family.created_at) > RECENT_SIGN_IN {

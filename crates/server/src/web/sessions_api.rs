@@ -35,7 +35,7 @@ use tessera_guard::VerifiedToken;
 use crate::auth::userinfo::{invalid_token, verify_bearer};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{PageAfter, RefreshFamily, User, revocation_reason};
+use crate::store::{PageAfter, RefreshFamily, StoreError, User, revocation_reason};
 use crate::web::paging::PageRequest;
 
 /// `GET /sessions`, `DELETE /sessions`, `DELETE /sessions/{id}`.
@@ -57,6 +57,23 @@ impl SignedIn {
     /// The refresh family the token was issued in (`sid`), if any.
     pub(crate) fn sid(&self) -> Option<&str> {
         self.token.claims_json().get("sid").and_then(Value::as_str)
+    }
+
+    /// The session the token was issued in, if it is this user's and still active (signing
+    /// out ends it at once, before the access token expires).
+    pub(crate) async fn live_session(
+        &self,
+        state: &AppState,
+    ) -> Result<Option<RefreshFamily>, StoreError> {
+        match self.sid().filter(|sid| plausible_id(sid)) {
+            Some(sid) => {
+                state
+                    .store
+                    .live_session(sid, &self.user.id, state.clock.now())
+                    .await
+            }
+            None => Ok(None),
+        }
     }
 }
 

@@ -428,14 +428,11 @@ async fn callback(issuer: &Issuer, path_and_query: &str, cookie: Option<&str>) -
     Answer::read(request.send().await.unwrap()).await
 }
 
-/// A failed sign-in: 303 to `/login?error=CODE`, the flow cookie cleared, no session.
+/// A flow that ends without a new session: 303 to `location`, the flow cookie cleared.
 #[track_caller]
-fn assert_failure(answer: &Answer, code: &str) {
+fn assert_ended_without_session(answer: &Answer, location: &str) {
     assert_eq!(answer.status, 303, "{}", answer.text);
-    assert_eq!(
-        answer.header("location"),
-        Some(format!("/login?error={code}").as_str())
-    );
+    assert_eq!(answer.header("location"), Some(location));
     assert_eq!(answer.header("cache-control"), Some("no-store"));
     let cookies = set_cookies(answer);
     assert!(!cookies.contains_key("tessera_refresh"), "no session");
@@ -443,6 +440,12 @@ fn assert_failure(answer: &Answer, code: &str) {
     assert_eq!(oidc.value(), "");
     assert_eq!(oidc.max_age().map(|d| d.whole_seconds()), Some(0));
     assert_eq!(oidc.path(), Some("/login/oidc"));
+}
+
+/// A failed sign-in: 303 to `/login?error=CODE`, the flow cookie cleared, no session.
+#[track_caller]
+fn assert_failure(answer: &Answer, code: &str) {
+    assert_ended_without_session(answer, &format!("/login?error={code}"));
 }
 
 /// A successful sign-in: 303 to `return_to`, the refresh cookie set, the flow cookie
@@ -1082,17 +1085,7 @@ async fn link(issuer: &Issuer, access: &str, name: &str) -> Answer {
 /// A link's end: 303 to `/account?link=CODE`, the flow cookie cleared, no new session.
 #[track_caller]
 fn assert_link_end(answer: &Answer, code: &str) {
-    assert_eq!(answer.status, 303, "{}", answer.text);
-    assert_eq!(
-        answer.header("location"),
-        Some(format!("/account?link={code}").as_str())
-    );
-    assert_eq!(answer.header("cache-control"), Some("no-store"));
-    let cookies = set_cookies(answer);
-    assert!(!cookies.contains_key("tessera_refresh"), "no new session");
-    let oidc = &cookies["tessera_oidc"];
-    assert_eq!(oidc.value(), "");
-    assert_eq!(oidc.max_age().map(|d| d.whole_seconds()), Some(0));
+    assert_ended_without_session(answer, &format!("/account?link={code}"));
 }
 
 /// `GET /account/identities` with this access token (must be 200).

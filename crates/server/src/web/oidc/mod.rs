@@ -211,11 +211,7 @@ struct ProviderLink<'a> {
 
 /// `GET /browser/providers`: the providers a person can sign in with from the login page.
 async fn list_providers(State(state): State<AppState>) -> Response {
-    let providers = state
-        .config
-        .providers
-        .iter()
-        .filter(|p| p.client_id.is_some())
+    let providers = browser_providers(&state)
         .map(|p| ProviderLink {
             name: &p.name,
             start_url: flow_path(&p.name, "start"),
@@ -237,6 +233,16 @@ fn flow_path(name: &str, leaf: &str) -> String {
     path.push('/');
     path.push_str(leaf);
     path
+}
+
+/// The providers that can be used in the browser (sign-in and linking): those with a
+/// `client_id`.
+pub(crate) fn browser_providers(state: &AppState) -> impl Iterator<Item = &ProviderSettings> {
+    state
+        .config
+        .providers
+        .iter()
+        .filter(|p| p.client_id.is_some())
 }
 
 /// The provider of this name, if it can be used for browser sign-in: (settings, client id).
