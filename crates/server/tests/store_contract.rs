@@ -8,12 +8,15 @@
 mod harness;
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
 
 use tessera_server::store::{
     self, EncryptedPrivateKey, KeyState, KeyTransition, LinkOutcome, LinkTarget, NewClient,
     NewExternalIdentity, NewRefreshFamily, NewSigningKey, NewUser, RefreshFamily, Rotation, Store,
-    StoreError, TokenHash, Unlink, User, revocation_reason,
+    StoreError, StoreOptions, TokenHash, Unlink, User, revocation_reason,
 };
 
 use harness::Ctx;
@@ -67,6 +70,7 @@ contract!(
     fifty_concurrent_rotations_without_grace_revoke,
     revocation_and_sessions,
     purge_expired,
+    cancelled_writes_leave_no_transaction_open,
     signing_keys_insert_and_list,
     signing_key_transitions_are_compare_and_set,
     signing_key_deletion,
@@ -1372,6 +1376,47 @@ async fn revocation_and_sessions(ctx: Ctx) {
             .unwrap(),
         0
     );
+}
+
+/// Polls `fut` at most `polls` times, then drops it (as a server drops the future of a
+/// request whose client went away, or a background task it stops).
+async fn cancel_after<F: Future>(polls: usize, fut: F) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    let mut polled = 0;
+    std::future::poll_fn(|cx| {
+        if polled == polls {
+            return Poll::Ready(None);
+        }
+        polled += 1;
+        fut.as_mut().poll(cx).map(Some)
+    })
+    .await
+}
+
+/// Regression: sqlx's SQLite driver runs `BEGIN IMMEDIATE`, then checks it in a second step;
+/// a caller dropped in between left the transaction open on a pooled connection, holding the
+/// database's write lock, and every later write failed with "database is locked" (a stopping
+/// server's purge did it to the next login). A write dropped at any point leaves nothing open.
+async fn cancelled_writes_leave_no_transaction_open(ctx: Ctx) {
+    // A short busy timeout, so that a lock left behind shows as an error quickly.
+    let options = StoreOptions::default().busy_timeout(Duration::from_secs(2));
+    let s = store::connect_with(&ctx.url, &options).await.unwrap();
+    let rose = user(&*s, "rose").await;
+    for polls in 0..40 {
+        let _ = cancel_after(polls, s.purge_expired(NOW)).await;
+        let _ = cancel_after(
+            polls,
+            s.create_refresh_family(login(&rose), &token(&format!("c{polls}")), NOW),
+        )
+        .await;
+        // Every write of the pool's connections still goes through.
+        for round in 0..3 {
+            s.purge_expired(NOW)
+                .await
+                .unwrap_or_else(|e| panic!("after a write dropped at poll {polls} ({round}): {e}"));
+        }
+    }
+    s.close().await;
 }
 
 async fn purge_expired(ctx: Ctx) {

@@ -60,8 +60,20 @@ impl This {
         }
     }
 
+    /// Begins a write transaction in a task of its own, which finishes even when the caller is
+    /// dropped meanwhile (a client that went away, a background task being stopped): sqlx's
+    /// SQLite driver runs `BEGIN IMMEDIATE` and then checks it in a second step, and a caller
+    /// dropped between the two left the transaction open on a pooled connection, holding the
+    /// write lock for good. Finished, the transaction is handed back, or dropped (and rolled
+    /// back) with the task's output when nobody waits for it any more.
     async fn write_tx(&self) -> Result<Tx, StoreError> {
-        self.pool.begin_with(BEGIN).await.map_err(Self::fail)
+        let pool = self.pool.clone();
+        tokio::spawn(async move { pool.begin_with(BEGIN).await })
+            .await
+            .map_err(|e| StoreError::Unavailable {
+                source: format!("beginning a transaction: {e}").into(),
+            })?
+            .map_err(Self::fail)
     }
 
     async fn commit(tx: Tx) -> Result<(), StoreError> {

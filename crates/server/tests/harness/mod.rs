@@ -43,6 +43,10 @@ where
     F: FnOnce(Ctx) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("warn")
+        .try_init();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tessera.db");
     let url = format!("sqlite://{}", path.display());
