@@ -189,8 +189,26 @@ fn is_b64token(token: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
 }
 
+/// Where a [`GuardLayer`] takes the [`Verifier`] for each request, when the keys change while
+/// the layer lives: an issuer checking its own tokens across key rotations builds a verifier
+/// for each new key set and hands out the current one here.
+///
+/// An `Err` is not the client's fault: it is answered 503 `temporarily_unavailable`, as when
+/// a remote issuer's keys were never fetched.
+pub trait VerifierSource: Send + Sync + 'static {
+    /// The verifier to check this request's token with.
+    fn verifier(&self) -> Result<Arc<Verifier>, Error>;
+}
+
+/// A verifier fixed when the layer is built, or one asked for per request.
+#[derive(Clone)]
+enum Source {
+    Fixed(Arc<Verifier>),
+    PerRequest(Arc<dyn VerifierSource>),
+}
+
 struct GuardConfig {
-    verifier: Arc<Verifier>,
+    source: Source,
     challenge: Arc<Challenge>,
     roles: Vec<String>,
     scopes: Vec<String>,
@@ -203,7 +221,15 @@ impl GuardConfig {
             Ok(None) => return Err(Denial::NoCredentials),
             Err(why) => return Err(Denial::InvalidRequest(why)),
         };
-        let verified = self.verifier.verify(token).await.map_err(|e| {
+        let per_request;
+        let verifier = match &self.source {
+            Source::Fixed(verifier) => verifier,
+            Source::PerRequest(source) => {
+                per_request = source.verifier().map_err(Denial::Unavailable)?;
+                &per_request
+            }
+        };
+        let verified = verifier.verify(token).await.map_err(|e| {
             if matches!(e, Error::KeysUnavailable { .. }) {
                 Denial::Unavailable(e)
             } else {
@@ -241,7 +267,7 @@ impl GuardConfig {
 /// token is invalid" unless [`detailed_errors`](Self::detailed_errors) is on.
 #[derive(Clone)]
 pub struct GuardLayer {
-    verifier: Arc<Verifier>,
+    source: Source,
     challenge: Challenge,
     roles: Vec<String>,
     scopes: Vec<String>,
@@ -260,8 +286,18 @@ impl fmt::Debug for GuardLayer {
 impl GuardLayer {
     /// Verifies with this verifier; no realm, generic descriptions, no role or scope needed.
     pub fn new(verifier: Arc<Verifier>) -> Self {
+        Self::with_source(Source::Fixed(verifier))
+    }
+
+    /// Verifies with the verifier `source` gives for each request (see [`VerifierSource`]);
+    /// no realm, generic descriptions, no role or scope needed.
+    pub fn from_source(source: impl VerifierSource) -> Self {
+        Self::with_source(Source::PerRequest(Arc::new(source)))
+    }
+
+    fn with_source(source: Source) -> Self {
         GuardLayer {
-            verifier,
+            source,
             challenge: Challenge::default(),
             roles: Vec::new(),
             scopes: Vec::new(),
@@ -306,7 +342,7 @@ impl<S> Layer<S> for GuardLayer {
         GuardService {
             inner,
             config: Arc::new(GuardConfig {
-                verifier: self.verifier.clone(),
+                source: self.source.clone(),
                 challenge: Arc::new(self.challenge.clone()),
                 roles: self.roles.clone(),
                 scopes: self.scopes.clone(),

@@ -122,7 +122,7 @@ mod verifier;
 pub use cache::CacheStats;
 pub use error::{ConfigError, Error, FetchError};
 pub use extract::Claims;
-pub use layer::{GuardLayer, GuardService};
+pub use layer::{GuardLayer, GuardService, VerifierSource};
 pub use outbound::check_outbound_url;
 pub use remote::{RemoteKeySet, RemoteOptions, RemoteStats};
 pub use verifier::{

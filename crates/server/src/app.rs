@@ -36,7 +36,8 @@ pub fn router(state: AppState) -> Router {
         .merge(publish::routes())
         .merge(ops::routes())
         .merge(crate::auth::routes())
-        .merge(crate::web::routes())
+        .merge(crate::http::routes(&state))
+        .merge(crate::web::routes(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Innermost: the body limit (axum's extractors read it too, so a chunked body that

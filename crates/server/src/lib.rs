@@ -51,6 +51,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod error;
+mod http;
 pub mod keys;
 pub mod metrics;
 pub mod ops;

@@ -325,3 +325,72 @@ async fn issuer_never_reached_gives_503_then_recovers() {
     let (status, _, _) = call(&app, "/me", &[&bearer(&token)]).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+/// Keys that change while the layer lives, as an issuer's own do when it rotates them.
+#[derive(Clone)]
+struct Rotating(Arc<std::sync::Mutex<Option<Arc<Verifier>>>>);
+
+impl tessera_guard::VerifierSource for Rotating {
+    fn verifier(&self) -> Result<Arc<Verifier>, tessera_guard::Error> {
+        self.0
+            .lock()
+            .unwrap()
+            .clone()
+            .ok_or_else(|| tessera_guard::Error::KeysUnavailable {
+                issuer: "https://auth.example.com".into(),
+                reason: "no key yet".into(),
+            })
+    }
+}
+
+fn local_verifier(key: &tessera_jwt::SigningKey) -> Arc<Verifier> {
+    Arc::new(
+        Verifier::builder()
+            .issuer(
+                IssuerConfig::new("https://auth.example.com")
+                    .keys(tessera_jwt::KeySet::new(vec![key.verifying_key().unwrap()]))
+                    .algorithms([Algorithm::ES256])
+                    .audience(crate::issuer::AUD),
+            )
+            .clock(Arc::new(tessera_jwt::FixedClock::new(NOW)))
+            .build()
+            .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn a_verifier_source_is_asked_on_every_request() {
+    let source = Rotating(Arc::default());
+    let app = Router::new()
+        .route("/me", get(me))
+        .route_layer(GuardLayer::from_source(source.clone()).realm("orders"));
+    let (old, new) = (new_key("old"), new_key("new"));
+    let token_of = |key| sign(key, "https://auth.example.com", json!({}));
+
+    // No verifier yet: not the client's fault.
+    let (status, challenge, body) = call(&app, "/me", &[&bearer(&token_of(&old))]).await;
+    assert_eq!(
+        (status, challenge.as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, "")
+    );
+    assert_eq!(body["error"], "temporarily_unavailable");
+    // Without a token, still the bare challenge.
+    let (status, _, _) = call(&app, "/me", &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    *source.0.lock().unwrap() = Some(local_verifier(&old));
+    let (status, _, body) = call(&app, "/me", &[&bearer(&token_of(&old))]).await;
+    assert_eq!((status, body), (StatusCode::OK, json!("hello alice")));
+    let (status, challenge, _) = call(&app, "/me", &[&bearer(&token_of(&new))]).await;
+    assert_eq!(
+        (status, challenge.as_str()),
+        (StatusCode::UNAUTHORIZED, INVALID)
+    );
+
+    // The keys change: the same layer now takes the new key and refuses the old one.
+    *source.0.lock().unwrap() = Some(local_verifier(&new));
+    let (status, _, _) = call(&app, "/me", &[&bearer(&token_of(&new))]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = call(&app, "/me", &[&bearer(&token_of(&old))]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

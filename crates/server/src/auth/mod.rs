@@ -52,7 +52,6 @@ mod json_api;
 mod oauth;
 mod own_tokens;
 mod params;
-pub(crate) mod userinfo;
 
 use std::sync::Arc;
 
@@ -66,7 +65,7 @@ use crate::password::{PasswordParams, Passwords};
 use crate::state::AppState;
 use crate::throttle::{LoginThrottle, Rule, ThrottleConfig};
 
-pub use own_tokens::OwnTokenVerifier;
+pub use own_tokens::{OwnKeys, OwnTokenVerifier};
 
 /// What the authentication endpoints keep between requests: the password hasher (with its
 /// concurrency bound), the login throttle and the verifier of tessera's own tokens.
@@ -75,7 +74,7 @@ pub struct Auth {
     passwords: Passwords,
     federation: federation::Federation,
     throttle: Option<LoginThrottle>,
-    own_tokens: OwnTokenVerifier,
+    own_tokens: Arc<OwnTokenVerifier>,
 }
 
 impl Auth {
@@ -101,7 +100,11 @@ impl Auth {
                     clock.clone(),
                 )
             }),
-            own_tokens: OwnTokenVerifier::new(&config.issuer, &config.audience, clock),
+            own_tokens: Arc::new(OwnTokenVerifier::new(
+                &config.issuer,
+                &config.audience,
+                clock,
+            )),
         }
     }
 
@@ -111,7 +114,7 @@ impl Auth {
     }
 
     /// The verifier of tessera's own access tokens.
-    pub fn own_tokens(&self) -> &OwnTokenVerifier {
+    pub fn own_tokens(&self) -> &Arc<OwnTokenVerifier> {
         &self.own_tokens
     }
 
@@ -145,10 +148,6 @@ pub fn routes() -> Router<AppState> {
         .route("/oauth2/token", post(oauth::token))
         .route("/oauth2/revoke", post(oauth::revoke))
         .route("/oauth2/introspect", post(oauth::introspect))
-        .route(
-            "/userinfo",
-            get(userinfo::endpoint).post(userinfo::endpoint),
-        )
 }
 
 /// `Cache-Control: no-store` and `Pragma: no-cache`: token answers are never cached.

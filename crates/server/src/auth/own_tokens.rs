@@ -10,11 +10,38 @@ use std::fmt;
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
-use tessera_guard::{IssuerConfig, Verifier};
+use tessera_guard::{IssuerConfig, Verifier, VerifierSource};
 use tessera_jwt::{Algorithm, Clock, KeySet};
 
 use crate::keys::KeyManager;
 use crate::tokens::ACCESS_TOKEN_TYP;
+
+/// The verifier of tessera's own tokens for the key manager's keys of the moment: what the
+/// guard layer of the issuer's Bearer routes asks on every request.
+#[derive(Debug, Clone)]
+pub struct OwnKeys {
+    verifier: Arc<OwnTokenVerifier>,
+    keys: Arc<KeyManager>,
+}
+
+impl OwnKeys {
+    /// `verifier`, following `keys`.
+    pub fn new(verifier: Arc<OwnTokenVerifier>, keys: Arc<KeyManager>) -> Self {
+        Self { verifier, keys }
+    }
+}
+
+impl VerifierSource for OwnKeys {
+    fn verifier(&self) -> Result<Arc<Verifier>, tessera_guard::Error> {
+        self.verifier.verifier(&self.keys).map_err(|e| {
+            tracing::warn!(error = %e, "bearer: no key to verify with");
+            tessera_guard::Error::KeysUnavailable {
+                issuer: self.verifier.issuer.clone(),
+                reason: e.0,
+            }
+        })
+    }
+}
 
 struct Built {
     keys: Arc<KeySet>,

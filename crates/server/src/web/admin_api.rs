@@ -61,11 +61,11 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tessera_jwt::SecretString;
 
-use super::sessions_api::{SignedIn, json_no_store, no_store, plausible_id, signed_in};
+use super::sessions_api::{SignedIn, json_no_store, no_store, plausible_id};
 use crate::accounts::{self, ADMIN_ROLE, Actor};
 use crate::auth::client_secret::NewClientSecret;
-use crate::auth::userinfo::{REALM, invalid_token};
 use crate::error::{ApiError, Json};
+use crate::http::bearer::{self, insufficient_scope, invalid_token};
 use crate::keys::{KeyInfo, RotateMode, RotationReport};
 use crate::state::AppState;
 use crate::store::{Client, NewClient, PageAfter, StoreError, User};
@@ -76,8 +76,8 @@ const ROTATION_ATTEMPTS: u32 = 10;
 const ROTATION_RETRY: Duration = Duration::from_millis(300);
 
 /// The `/admin/api/…` routes.
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
+pub(crate) fn routes(state: &AppState) -> Router<AppState> {
+    let routes = Router::new()
         .route("/admin/api/users", get(list_users).post(add_user))
         .route(
             "/admin/api/users/{id}",
@@ -86,7 +86,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/admin/api/keys", get(list_keys))
         .route("/admin/api/keys/rotate", post(rotate_keys))
         .route("/admin/api/keys/{kid}/revoke", post(revoke_key))
-        .route("/admin/api/clients", get(list_clients).post(add_client))
+        .route("/admin/api/clients", get(list_clients).post(add_client));
+    // The guard refuses a token without the role; the extractor also wants it in the store.
+    bearer::protect(routes, state, Some(ADMIN_ROLE))
 }
 
 /// A signed-in user whose token carries the `admin` role and who still has it in the store.
@@ -99,7 +101,7 @@ impl FromRequestParts<AppState> for Admin {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let who = signed_in(state, &parts.headers, Some(ADMIN_ROLE)).await?;
+        let who = SignedIn::from_request_parts(parts, state).await?;
         if !who.user.roles.iter().any(|r| r == ADMIN_ROLE) {
             return Err(insufficient_scope("the user no longer has the admin role"));
         }
@@ -119,18 +121,6 @@ impl FromRequestParts<AppState> for Admin {
         }
         Ok(Self(who))
     }
-}
-
-/// 403 `insufficient_scope` with its RFC 6750 challenge.
-fn insufficient_scope(description: &'static str) -> Response {
-    let challenge = format!(
-        "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", error_description=\"{description}\""
-    );
-    let mut error = ApiError::new(StatusCode::FORBIDDEN, "insufficient_scope", description);
-    if let Ok(value) = HeaderValue::from_str(&challenge) {
-        error = error.with_header(header::WWW_AUTHENTICATE, value);
-    }
-    error.into_response()
 }
 
 // ---- users -------------------------------------------------------------------------------

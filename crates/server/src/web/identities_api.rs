@@ -45,6 +45,7 @@ use super::oidc::{self, LinkStartError};
 use super::sessions_api::{SignedIn, json_no_store, no_content};
 use crate::auth::federation::MAX_IDENTITIES_PER_USER;
 use crate::error::{ApiError, Json};
+use crate::http::bearer;
 use crate::state::AppState;
 use crate::store::{ExternalIdentity, Unlink};
 
@@ -52,10 +53,11 @@ use crate::store::{ExternalIdentity, Unlink};
 pub(crate) const RECENT_SIGN_IN: i64 = 600;
 
 /// `GET|POST /account/identities`, `DELETE /account/identities/{id}`.
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
+pub(crate) fn routes(state: &AppState) -> Router<AppState> {
+    let routes = Router::new()
         .route("/account/identities", get(list).post(connect))
-        .route("/account/identities/{id}", delete(disconnect))
+        .route("/account/identities/{id}", delete(disconnect));
+    bearer::protect(routes, state, None)
 }
 
 /// The id the page uses for an identity: base64url of the first 16 bytes of

@@ -31,13 +31,13 @@ use crate::state::AppState;
 
 /// The browser routes (merged into [`app::router`](crate::app::router)). `GET /login` is
 /// registered with `POST /login` in [`auth::routes`](crate::auth::routes).
-pub fn routes() -> Router<AppState> {
+pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(pages::routes())
         .merge(assets::routes())
         .merge(session::routes())
         .merge(oidc::routes())
-        .merge(sessions_api::routes())
-        .merge(identities_api::routes())
-        .merge(admin_api::routes())
+        .merge(sessions_api::routes(state))
+        .merge(identities_api::routes(state))
+        .merge(admin_api::routes(state))
 }

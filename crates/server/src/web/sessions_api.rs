@@ -32,17 +32,18 @@ use axum::routing::{delete, get};
 use serde_json::{Value, json};
 use tessera_guard::VerifiedToken;
 
-use crate::auth::userinfo::{invalid_token, verify_bearer};
 use crate::error::ApiError;
+use crate::http::bearer::{self, invalid_token};
 use crate::state::AppState;
 use crate::store::{PageAfter, RefreshFamily, StoreError, User, revocation_reason};
 use crate::web::paging::PageRequest;
 
 /// `GET /sessions`, `DELETE /sessions`, `DELETE /sessions/{id}`.
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
+pub(crate) fn routes(state: &AppState) -> Router<AppState> {
+    let routes = Router::new()
         .route("/sessions", get(list).delete(end_all))
-        .route("/sessions/{id}", delete(end_one))
+        .route("/sessions/{id}", delete(end_one));
+    bearer::protect(routes, state, None)
 }
 
 /// A request whose Bearer token verified and whose user exists and is not disabled.
@@ -84,20 +85,18 @@ impl FromRequestParts<AppState> for SignedIn {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        signed_in(state, &parts.headers, None).await
+        // The guard of the route verified the token (`bearer::protect`); a route without it
+        // has nothing verified.
+        let Some(token) = parts.extensions.get::<VerifiedToken>().cloned() else {
+            return Err(no_store(invalid_token()));
+        };
+        signed_in(state, token).await
     }
 }
 
-/// The Bearer token of `headers` (with `role` in its `roles` if given) and its user, who must
-/// exist and not be disabled. `Err` is the whole answer (RFC 6750 refusal, 503), never cached.
-pub(crate) async fn signed_in(
-    state: &AppState,
-    headers: &axum::http::HeaderMap,
-    role: Option<&str>,
-) -> Result<SignedIn, Response> {
-    let token = verify_bearer(state, headers, role)
-        .await
-        .map_err(no_store)?;
+/// The user of a verified token, who must exist and not be disabled. `Err` is the whole
+/// answer (401 `invalid_token`, 503), never cached.
+async fn signed_in(state: &AppState, token: VerifiedToken) -> Result<SignedIn, Response> {
     let Some(sub) = token.subject() else {
         return Err(no_store(invalid_token()));
     };
