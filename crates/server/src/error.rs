@@ -13,7 +13,10 @@ use axum::extract::rejection::{FormRejection, JsonRejection, QueryRejection};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::issuance::GrantError;
+use crate::issuance::grants::BAD_CREDENTIALS;
 use crate::keys::KeyError;
+use crate::password::PasswordError;
 use crate::store::StoreError;
 
 /// An error answered to the client.
@@ -184,6 +187,91 @@ impl IntoResponse for ApiError {
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response
+    }
+}
+
+/// A password hashing failure as an answer: busy is 503 with `Retry-After: 1`.
+impl From<PasswordError> for ApiError {
+    fn from(e: PasswordError) -> Self {
+        match e {
+            PasswordError::Busy => Self::passwords_busy(),
+            other => Self::internal(&other),
+        }
+    }
+}
+
+impl ApiError {
+    fn passwords_busy() -> Self {
+        Self::unavailable("too many logins at once; retry in a moment")
+            .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
+    }
+}
+
+impl GrantError {
+    /// The answer of `/login`, `/token/refresh` and `/login/oidc`: a refused grant is 401.
+    pub(crate) fn for_json_api(self) -> ApiError {
+        match self {
+            Self::InvalidGrant(why) => ApiError::unauthorized("invalid_grant", why),
+            Self::AccountDisabled => ApiError::unauthorized("invalid_grant", BAD_CREDENTIALS),
+            other => other.common(),
+        }
+    }
+
+    /// The answer of `/oauth2/token` (RFC 6749 §5.2): a refused grant is 400.
+    pub(crate) fn for_oauth(self) -> ApiError {
+        match self {
+            Self::InvalidGrant(why) => ApiError::invalid_grant(why),
+            Self::AccountDisabled => ApiError::invalid_grant(BAD_CREDENTIALS),
+            other => other.common(),
+        }
+    }
+
+    /// The answer of the browser session, shown to a person: a disabled account is told
+    /// (403 `account_disabled`: the password was right), the throttle says how long to wait.
+    pub(crate) fn for_browser(self) -> ApiError {
+        match self {
+            Self::AccountDisabled => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "account_disabled",
+                "this account is disabled",
+            ),
+            Self::Throttled(wait) => {
+                let secs = wait.as_secs().max(1);
+                ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_requests",
+                    format!("too many attempts; try again in {secs} seconds"),
+                )
+                .with_header(header::RETRY_AFTER, HeaderValue::from(secs))
+            }
+            other => other.for_json_api(),
+        }
+    }
+
+    /// What every endpoint answers alike.
+    fn common(self) -> ApiError {
+        match self {
+            // Worded by each endpoint above.
+            Self::InvalidGrant(why) => ApiError::unauthorized("invalid_grant", why),
+            Self::AccountDisabled => ApiError::unauthorized("invalid_grant", BAD_CREDENTIALS),
+            Self::InvalidScope(why) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_scope", why),
+            Self::InvalidRequest(why) => ApiError::invalid_request(why),
+            Self::WrongClient => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "unauthorized_client",
+                "the token was not issued to this client",
+            ),
+            Self::Throttled(wait) => ApiError::too_many_requests(wait),
+            Self::PasswordsBusy => ApiError::passwords_busy(),
+            Self::Unavailable(why) => ApiError::unavailable(why),
+            Self::AccountConflict(why) => {
+                ApiError::new(StatusCode::CONFLICT, "account_conflict", why)
+            }
+            Self::Store(e) => e.into(),
+            Self::Keys(e) => e.into(),
+            Self::Token(e) => ApiError::internal(&e),
+            Self::Password(e) => ApiError::internal(&e),
+        }
     }
 }
 

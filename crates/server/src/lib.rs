@@ -52,6 +52,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 mod http;
+mod issuance;
 pub mod keys;
 pub mod metrics;
 pub mod ops;

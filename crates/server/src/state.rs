@@ -33,6 +33,19 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// What the issuance core needs, borrowed from this state.
+    pub(crate) fn issuance(&self) -> crate::issuance::Issuance<'_> {
+        crate::issuance::Issuance {
+            config: &self.config,
+            store: &self.store,
+            clock: &self.clock,
+            keys: &self.keys,
+            metrics: &self.metrics,
+            passwords: self.auth.passwords(),
+            throttle: self.auth.throttle(),
+        }
+    }
+
     /// A state from its parts (tests build their own; [`AdminContext::app_state`] and
     /// [`serve`](crate::serve) use the configured ones).
     pub fn new(

@@ -173,7 +173,7 @@ pub(crate) async fn authenticate(
                         .passwords
                         .verify(secret, Some(stored))
                         .await
-                        .map_err(super::grants::password_error)?,
+                        .map_err(ApiError::from)?,
                     Verification::Match { .. }
                 ),
                 StoredForm::Unknown => {

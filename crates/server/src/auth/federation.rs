@@ -28,7 +28,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
@@ -36,12 +36,12 @@ use tessera_guard::{GOOGLE_ISSUER, GOOGLE_ISSUER_SHORT, IssuerConfig, VerifiedTo
 use tessera_jwt::{Clock, SecretString};
 use tokio::sync::OnceCell;
 
-use super::grants::{self, GrantError, Issued, Origin};
 use super::json_api::token_response;
 use crate::accounts::normalize_username;
 use crate::app::ClientAddr;
 use crate::config::{LinkExisting, ProviderKeys, ProviderSettings};
 use crate::error::{ApiError, Json};
+use crate::issuance::grants::{self, GrantError, Issued, Origin};
 use crate::state::AppState;
 use crate::store::{Client, LinkOutcome, LinkTarget, NewExternalIdentity, NewUser, User};
 
@@ -146,7 +146,7 @@ pub(super) async fn login(
     headers: HeaderMap,
     Json(request): Json<OidcLoginRequest>,
 ) -> Result<Response, ApiError> {
-    let origin = Origin::new(address, &headers);
+    let origin = crate::http::origin(address, &headers);
     let issued = exchange(
         &state,
         request.id_token.expose(),
@@ -172,18 +172,16 @@ pub(super) async fn token_exchange(
     origin: &Origin,
 ) -> Result<Issued, GrantError> {
     if !SUBJECT_TOKEN_TYPES.contains(&subject_token_type) {
-        return Err(ApiError::invalid_request(
-            "subject_token_type must be urn:ietf:params:oauth:token-type:id_token",
-        )
-        .into());
+        return Err(GrantError::InvalidRequest(
+            "subject_token_type must be urn:ietf:params:oauth:token-type:id_token".into(),
+        ));
     }
     if let Some(requested) = requested_token_type
         && requested != ACCESS_TOKEN_TYPE
     {
-        return Err(ApiError::invalid_request(
-            "requested_token_type must be urn:ietf:params:oauth:token-type:access_token",
-        )
-        .into());
+        return Err(GrantError::InvalidRequest(
+            "requested_token_type must be urn:ietf:params:oauth:token-type:access_token".into(),
+        ));
     }
     exchange(state, subject_token, None, client, scopes, origin).await
 }
@@ -197,11 +195,11 @@ pub(crate) enum Refusal {
     /// (browser flow) not the `nonce` sent.
     InvalidToken(&'static str),
     /// The providers' keys cannot be had (or their verifier cannot be built): try later.
-    Unavailable(ApiError),
+    Unavailable(&'static str),
     /// The user the identity maps to is disabled.
     Disabled,
     /// A new identity's name is taken by an account it cannot be linked to (409).
-    Conflict(ApiError),
+    Conflict(&'static str),
     /// The provider's settings refuse this sign-in (`create_users = false`).
     NotPermitted(&'static str),
     /// Linking: the identity is linked to another account already.
@@ -220,7 +218,8 @@ impl From<Refusal> for GrantError {
             Refusal::InvalidToken(why) | Refusal::NotPermitted(why) => {
                 GrantError::InvalidGrant(why)
             }
-            Refusal::Unavailable(e) | Refusal::Conflict(e) => GrantError::Api(e),
+            Refusal::Unavailable(why) => GrantError::Unavailable(why),
+            Refusal::Conflict(why) => GrantError::AccountConflict(why),
             Refusal::Disabled => GrantError::InvalidGrant("the account cannot sign in"),
             // Only the account page's linking refuses these; no grant does.
             Refusal::IdentityInUse => {
@@ -232,12 +231,6 @@ impl From<Refusal> for GrantError {
             Refusal::SessionEnded => GrantError::InvalidGrant("the session has ended"),
             Refusal::Other(e) => e,
         }
-    }
-}
-
-impl From<ApiError> for Refusal {
-    fn from(e: ApiError) -> Self {
-        Self::Other(e.into())
     }
 }
 
@@ -279,7 +272,7 @@ pub(crate) async fn sign_in_with_code_flow(
     headers: &HeaderMap,
 ) -> Result<Issued, Refusal> {
     let (provider, token) = verify_with_nonce(state, id_token, provider, nonce).await?;
-    let origin = Origin::new(address, headers);
+    let origin = crate::http::origin(address, headers);
     sign_in(state, provider, &token, None, Vec::new(), &origin).await
 }
 
@@ -416,17 +409,21 @@ async fn verify<'s>(
 ) -> Result<(&'s ProviderSettings, VerifiedToken), Refusal> {
     let federation = &state.auth.federation;
     if !federation.is_enabled() {
-        return Err(ApiError::invalid_request("no outside identity provider is configured").into());
+        return Err(Refusal::Other(GrantError::InvalidRequest(
+            "no outside identity provider is configured".into(),
+        )));
     }
     let wanted = match provider {
         Some(name) => Some(federation.provider(name).ok_or_else(|| {
-            ApiError::invalid_request(format!("no identity provider is named {name:?}"))
+            Refusal::Other(GrantError::InvalidRequest(
+                format!("no identity provider is named {name:?}").into(),
+            ))
         })?),
         None => None,
     };
     let verifier = federation.verifier().await.map_err(|e| {
         tracing::error!(error = %e, "the identity providers' verifier cannot be built");
-        Refusal::Unavailable(ApiError::unavailable("outside sign-in is not available"))
+        Refusal::Unavailable("outside sign-in is not available")
     })?;
     let token = match verifier.verify(id_token).await {
         Ok(token) => token,
@@ -438,9 +435,9 @@ async fn verify<'s>(
         Err(e) => {
             state.metrics.login("error");
             tracing::warn!(error = %e, "outside ID token could not be checked");
-            return Err(Refusal::Unavailable(ApiError::unavailable(
+            return Err(Refusal::Unavailable(
                 "the identity provider's keys are not available; try again later",
-            )));
+            ));
         }
     };
     let Some(provider) = federation.provider_of(token.issuer()) else {
@@ -601,7 +598,7 @@ async fn sign_in(
         tracing::info!(user = %user.id, "outside sign-in refused: the user is disabled");
         return Err(Refusal::Disabled);
     }
-    let issued = grants::start_family(state, &user, client, scopes, origin)
+    let issued = grants::start_family(&state.issuance(), &user, client, scopes, origin)
         .await
         .inspect_err(|_| state.metrics.login("error"))?;
     state.metrics.login("success");
@@ -679,11 +676,9 @@ async fn find_or_create_user(
         .find_or_link_external_identity(identity, target, now)
         .await
         .map_err(|e| match e {
-            crate::store::StoreError::Conflict { .. } => Refusal::Conflict(ApiError::new(
-                StatusCode::CONFLICT,
-                "account_conflict",
-                "an account of that name exists already and cannot be linked",
-            )),
+            crate::store::StoreError::Conflict { .. } => {
+                Refusal::Conflict("an account of that name exists already and cannot be linked")
+            }
             other => other.into(),
         })?;
     if login.outcome == LinkOutcome::Linked {

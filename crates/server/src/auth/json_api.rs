@@ -7,9 +7,9 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tessera_jwt::SecretString;
 
-use super::grants::{self, Issued, Origin};
 use crate::app::ClientAddr;
 use crate::error::{ApiError, Json};
+use crate::issuance::grants::{self, Issued};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -54,9 +54,9 @@ pub(super) async fn login(
     headers: HeaderMap,
     Json(request): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let origin = Origin::new(address, &headers);
+    let origin = crate::http::origin(address, &headers);
     let issued = grants::password(
-        &state,
+        &state.issuance(),
         &request.username,
         request.password,
         None,
@@ -73,9 +73,14 @@ pub(super) async fn refresh(
     State(state): State<AppState>,
     Json(request): Json<RefreshRequest>,
 ) -> Result<Response, ApiError> {
-    let issued = grants::refresh(&state, request.refresh_token.expose(), None, None)
-        .await
-        .map_err(grants::GrantError::for_json_api)?;
+    let issued = grants::refresh(
+        &state.issuance(),
+        request.refresh_token.expose(),
+        None,
+        None,
+    )
+    .await
+    .map_err(grants::GrantError::for_json_api)?;
     Ok(token_response(&issued))
 }
 
@@ -85,6 +90,13 @@ pub(super) async fn logout(
     State(state): State<AppState>,
     Json(request): Json<RefreshRequest>,
 ) -> Result<Response, ApiError> {
-    grants::revoke_refresh_token(&state, request.refresh_token.expose(), None, false).await?;
+    grants::revoke_refresh_token(
+        &state.issuance(),
+        request.refresh_token.expose(),
+        None,
+        false,
+    )
+    .await
+    .map_err(grants::GrantError::for_json_api)?;
     Ok((StatusCode::NO_CONTENT, super::no_store()).into_response())
 }

@@ -47,7 +47,6 @@
 pub mod client_secret;
 mod clients;
 pub mod federation;
-pub(crate) mod grants;
 mod json_api;
 mod oauth;
 mod own_tokens;
@@ -111,6 +110,11 @@ impl Auth {
     /// The password hasher (also what the administration commands hash with).
     pub fn passwords(&self) -> &Passwords {
         &self.passwords
+    }
+
+    /// The login throttle, when enabled.
+    pub(crate) fn throttle(&self) -> Option<&LoginThrottle> {
+        self.throttle.as_ref()
     }
 
     /// The verifier of tessera's own access tokens.

@@ -8,11 +8,11 @@ use serde_json::{Map, Value, json};
 use tessera_jwt::SecretString;
 
 use super::clients::{self, Caller};
-use super::grants::{self, GrantError, Origin};
 use super::json_api::token_response;
 use super::params::OAuthParams;
 use crate::app::ClientAddr;
 use crate::error::ApiError;
+use crate::issuance::grants::{self, GrantError};
 use crate::state::AppState;
 use crate::store::Client;
 use crate::tokens::presented_refresh_token;
@@ -48,12 +48,20 @@ pub(super) async fn token(
             let username = params.require("username")?;
             let password = SecretString::new(params.require("password")?.to_owned());
             let scopes = granted_scopes(caller.client(), requested)?;
-            let origin = Origin::new(address, &headers);
-            grants::password(&state, username, password, caller.client(), scopes, &origin).await
+            let origin = crate::http::origin(address, &headers);
+            grants::password(
+                &state.issuance(),
+                username,
+                password,
+                caller.client(),
+                scopes,
+                &origin,
+            )
+            .await
         }
         "refresh_token" => {
             let token = params.require("refresh_token")?;
-            grants::refresh(&state, token, caller.client(), requested).await
+            grants::refresh(&state.issuance(), token, caller.client(), requested).await
         }
         super::federation::TOKEN_EXCHANGE => {
             // RFC 8693 §2.1: the client exchanging the token must be known.
@@ -61,7 +69,7 @@ pub(super) async fn token(
                 return Err(clients::invalid_client("client authentication is required"));
             };
             let scopes = granted_scopes(Some(client), requested)?;
-            let origin = Origin::new(address, &headers);
+            let origin = crate::http::origin(address, &headers);
             let issued = super::federation::token_exchange(
                 &state,
                 params.require("subject_token")?,
@@ -85,7 +93,7 @@ pub(super) async fn token(
                 });
             };
             let scopes = granted_scopes(Some(client), requested)?;
-            grants::client_token(&state, client, scopes)
+            grants::client_token(&state.issuance(), client, scopes)
         }
     };
     let issued = issued.map_err(GrantError::for_oauth)?;
@@ -147,7 +155,9 @@ pub(super) async fn revoke(
     let client = confidential_client(&state, &headers, &params).await?;
     let token = params.require("token")?;
     // The hint only orders the lookups; there is one kind of stateful token.
-    grants::revoke_refresh_token(&state, token, Some(&client), true).await?;
+    grants::revoke_refresh_token(&state.issuance(), token, Some(&client), true)
+        .await
+        .map_err(GrantError::for_oauth)?;
     Ok((StatusCode::OK, super::no_store()).into_response())
 }
 

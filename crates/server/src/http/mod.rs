@@ -5,11 +5,24 @@
 pub(crate) mod bearer;
 mod userinfo;
 
-use axum::Router;
+use std::net::IpAddr;
 
+use axum::Router;
+use axum::http::HeaderMap;
+use axum::http::header::USER_AGENT;
+
+use crate::issuance::grants::Origin;
 use crate::state::AppState;
 
 /// The routes of this module (merged into [`app::router`](crate::app::router)).
 pub(crate) fn routes(state: &AppState) -> Router<AppState> {
     userinfo::routes(state)
+}
+
+/// Where a sign-in comes from: the client's address and its `User-Agent`, if readable.
+pub(crate) fn origin(address: IpAddr, headers: &HeaderMap) -> Origin {
+    Origin::new(
+        address,
+        headers.get(USER_AGENT).and_then(|v| v.to_str().ok()),
+    )
 }

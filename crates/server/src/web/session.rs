@@ -13,8 +13,8 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::header::{RETRY_AFTER, SET_COOKIE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::{Deserialize, Serialize};
@@ -23,13 +23,9 @@ use tessera_jwt::SecretString;
 use super::cookies::{self, SESSION_PATH};
 use super::csrf;
 use crate::app::ClientAddr;
-use crate::auth::grants::{self, GrantError, Issued, Origin};
 use crate::error::{ApiError, Json};
+use crate::issuance::grants::{self, GrantError, Issued};
 use crate::state::AppState;
-
-/// The refusal of a disabled account's right password (the browser tells the person; the
-/// pinned JSON endpoints do not).
-const ACCOUNT_DISABLED: &str = "this account is disabled";
 
 /// The browser session's routes.
 pub(crate) fn routes() -> Router<AppState> {
@@ -89,9 +85,9 @@ async fn sign_in(
     // Before the body is even looked at: a forged request learns nothing.
     csrf::check(&state, &headers)?;
     let Json(request) = request?;
-    let origin = Origin::new(address, &headers);
+    let origin = crate::http::origin(address, &headers);
     let issued = grants::password(
-        &state,
+        &state.issuance(),
         &request.username,
         request.password,
         None,
@@ -99,40 +95,15 @@ async fn sign_in(
         &origin,
     )
     .await
-    .map_err(|e| match e {
-        GrantError::AccountDisabled => {
-            ApiError::new(StatusCode::FORBIDDEN, "account_disabled", ACCOUNT_DISABLED)
-        }
-        GrantError::Api(e) if e.status() == StatusCode::TOO_MANY_REQUESTS => worded_throttle(e),
-        other => other.for_json_api(),
-    })?;
+    .map_err(GrantError::for_browser)?;
     // A session this browser had before is replaced: end it rather than orphan it (its
     // cookie is overwritten, so nobody could use or end it any more).
     if let Some(previous) = cookies::get(&headers, cookies::refresh_name(&state))
-        && let Err(e) = grants::revoke_refresh_token(&state, previous, None, false).await
+        && let Err(e) = grants::revoke_refresh_token(&state.issuance(), previous, None, false).await
     {
         tracing::warn!(error = %e, "ending the browser's previous session failed");
     }
     Ok(session_response(&state, &issued))
-}
-
-/// The throttle's 429 with the wait in its description ("try again in N seconds"), for a
-/// page that shows it to a person. The wait is the one in its `Retry-After`.
-fn worded_throttle(e: ApiError) -> ApiError {
-    let response = e.into_response();
-    let wait = response
-        .headers()
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(1)
-        .max(1);
-    ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "too_many_requests",
-        format!("too many attempts; try again in {wait} seconds"),
-    )
-    .with_header(RETRY_AFTER, HeaderValue::from(wait))
 }
 
 /// `POST /browser/session/refresh` (no body): the cookie's refresh token rotated.
@@ -147,7 +118,7 @@ async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
     else {
         return Err(refused("no session: sign in"));
     };
-    match grants::refresh(&state, presented, None, None).await {
+    match grants::refresh(&state.issuance(), presented, None, None).await {
         Ok(issued) => Ok(session_response(&state, &issued)),
         Err(GrantError::InvalidGrant(why)) => Err(refused(why)),
         Err(GrantError::AccountDisabled) => Err(refused(grants::BAD_REFRESH_TOKEN)),
@@ -161,7 +132,9 @@ async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
 async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     csrf::check(&state, &headers)?;
     if let Some(presented) = cookies::get(&headers, cookies::refresh_name(&state)) {
-        grants::revoke_refresh_token(&state, presented, None, false).await?;
+        grants::revoke_refresh_token(&state.issuance(), presented, None, false)
+            .await
+            .map_err(GrantError::for_json_api)?;
     }
     let mut headers = crate::auth::no_store();
     headers.insert(SET_COOKIE, cookies::clear_refresh(&state));

@@ -1,16 +1,21 @@
-//! What `/login`, `/token/refresh` and `/oauth2/token` share: checking a password and starting
-//! a refresh family, rotating a refresh token, issuing the tokens. The endpoints differ only
-//! in how they read the request and word the refusal ([`GrantError`]).
+//! What `/login`, `/token/refresh`, `/oauth2/token`, the browser session and outside sign-ins
+//! share: checking a password and starting a refresh family, rotating a refresh token,
+//! issuing the tokens, revoking a family. The endpoints differ only in how they read the
+//! request and word the refusal ([`GrantError`], worded in [`error`](crate::error)).
 
+use std::borrow::Cow;
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
-use axum::http::{HeaderValue, header};
 use tessera_jwt::SecretString;
 
-use crate::error::ApiError;
+use super::Issuance;
+use crate::keys::KeyError;
 use crate::password::{PasswordError, Verification};
-use crate::state::AppState;
-use crate::store::{Client, NewRefreshFamily, RefreshFamily, Rotation, User, revocation_reason};
+use crate::store::{
+    Client, NewRefreshFamily, RefreshFamily, Rotation, StoreError, User, revocation_reason,
+};
 use crate::throttle::AttemptError;
 use crate::tokens::{
     self, AccessToken, AccessTokenSettings, NewRefreshToken, Subject, TokenError,
@@ -20,79 +25,57 @@ use crate::tokens::{
 /// Longest `User-Agent` kept with a session.
 const MAX_USER_AGENT_LEN: usize = 256;
 
-/// Why a grant was refused, before the endpoint words it.
-#[derive(Debug)]
+/// Why a grant was refused or failed, before the endpoint words it.
+#[derive(Debug, thiserror::Error)]
 pub(crate) enum GrantError {
     /// Bad credentials, or a refresh token that cannot be used (`invalid_grant`: 401 at the
     /// JSON endpoints, 400 at `/oauth2/token`).
+    #[error("{0}")]
     InvalidGrant(&'static str),
     /// The right password of a disabled account. Worded like [`GrantError::InvalidGrant`]
     /// ([`BAD_CREDENTIALS`]) everywhere except the browser session, which tells the person.
+    #[error("the account is disabled")]
     AccountDisabled,
-    /// A scope beyond what may be granted (`invalid_scope`, 400).
+    /// A scope beyond what may be granted (`invalid_scope`).
+    #[error("{0}")]
     InvalidScope(&'static str),
-    /// Anything else, already an HTTP answer (429, 503, 500).
-    Api(ApiError),
-}
-
-impl From<ApiError> for GrantError {
-    fn from(e: ApiError) -> Self {
-        Self::Api(e)
-    }
-}
-
-impl From<crate::store::StoreError> for GrantError {
-    fn from(e: crate::store::StoreError) -> Self {
-        Self::Api(e.into())
-    }
-}
-
-impl From<crate::keys::KeyError> for GrantError {
-    fn from(e: crate::keys::KeyError) -> Self {
-        Self::Api(e.into())
-    }
-}
-
-impl From<TokenError> for GrantError {
-    fn from(e: TokenError) -> Self {
-        Self::Api(ApiError::internal(&e))
-    }
+    /// The request names something that does not exist or is not set up (`invalid_request`).
+    #[error("{0}")]
+    InvalidRequest(Cow<'static, str>),
+    /// A token presented by a client it was not issued to (`unauthorized_client`).
+    #[error("the token was not issued to this client")]
+    WrongClient,
+    /// Too many attempts for this account or address: wait this long.
+    #[error("too many attempts")]
+    Throttled(Duration),
+    /// Too many password hashes at once: retry in a moment.
+    #[error("too many logins at once")]
+    PasswordsBusy,
+    /// Something outside is not available now (an identity provider's keys): retry later.
+    #[error("{0}")]
+    Unavailable(&'static str),
+    /// A new account's name is taken by one it cannot be linked to (`account_conflict`).
+    #[error("{0}")]
+    AccountConflict(&'static str),
+    /// The database.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The signing keys.
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    /// Minting a token failed (a bug or the system's randomness).
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// Hashing a password failed (other than being busy).
+    #[error(transparent)]
+    Password(PasswordError),
 }
 
 impl From<PasswordError> for GrantError {
     fn from(e: PasswordError) -> Self {
-        Self::Api(password_error(e))
-    }
-}
-
-/// A password hashing failure as an answer: busy is 503 with `Retry-After`.
-pub(crate) fn password_error(e: PasswordError) -> ApiError {
-    match e {
-        PasswordError::Busy => ApiError::unavailable("too many logins at once; retry in a moment")
-            .with_header(header::RETRY_AFTER, HeaderValue::from_static("1")),
-        other => ApiError::internal(&other),
-    }
-}
-
-impl GrantError {
-    /// The answer of `/login` and `/token/refresh`: a refused grant is 401.
-    pub(crate) fn for_json_api(self) -> ApiError {
-        match self {
-            Self::InvalidGrant(why) => ApiError::unauthorized("invalid_grant", why),
-            Self::AccountDisabled => ApiError::unauthorized("invalid_grant", BAD_CREDENTIALS),
-            Self::InvalidScope(why) => {
-                ApiError::new(axum::http::StatusCode::BAD_REQUEST, "invalid_scope", why)
-            }
-            Self::Api(e) => e,
-        }
-    }
-
-    /// The answer of `/oauth2/token` (RFC 6749 §5.2): a refused grant is 400.
-    pub(crate) fn for_oauth(self) -> ApiError {
-        match self {
-            Self::InvalidGrant(why) => ApiError::invalid_grant(why),
-            Self::AccountDisabled => ApiError::invalid_grant(BAD_CREDENTIALS),
-            other => other.for_json_api(),
+        match e {
+            PasswordError::Busy => Self::PasswordsBusy,
+            other => Self::Password(other),
         }
     }
 }
@@ -110,11 +93,9 @@ pub(crate) struct Origin {
 }
 
 impl Origin {
-    pub(crate) fn new(address: IpAddr, headers: &axum::http::HeaderMap) -> Self {
-        let user_agent = headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|ua| ua.chars().take(MAX_USER_AGENT_LEN).collect());
+    /// A login from `address` with this `User-Agent` (kept to its first 256 characters).
+    pub(crate) fn new(address: IpAddr, user_agent: Option<&str>) -> Self {
+        let user_agent = user_agent.map(|ua| ua.chars().take(MAX_USER_AGENT_LEN).collect());
         Self {
             address,
             user_agent,
@@ -147,11 +128,11 @@ impl std::fmt::Debug for Issued {
     }
 }
 
-pub(crate) fn access_settings(state: &AppState) -> AccessTokenSettings {
+pub(crate) fn access_settings(deps: &Issuance<'_>) -> AccessTokenSettings {
     AccessTokenSettings {
-        issuer: state.config.issuer.clone(),
-        audience: state.config.audience.clone(),
-        ttl: secs(state.config.tokens.access_ttl),
+        issuer: deps.config.issuer.clone(),
+        audience: deps.config.audience.clone(),
+        ttl: secs(deps.config.tokens.access_ttl),
     }
 }
 
@@ -162,7 +143,7 @@ pub(crate) fn secs(d: std::time::Duration) -> i64 {
 /// Checks a username and password; on success starts a refresh family (for `client`, with
 /// `scopes`) and issues the pair.
 pub(crate) async fn password(
-    state: &AppState,
+    deps: &Issuance<'_>,
     username: &str,
     password: SecretString,
     client: Option<&Client>,
@@ -173,11 +154,11 @@ pub(crate) async fn password(
     // the throttle's key, so that variants share one bucket. A name without a normal form
     // cannot exist: the lookup is skipped, not the work.
     let normal = crate::accounts::normalize_username(username).ok();
-    let attempt = match &state.auth.throttle {
+    let attempt = match deps.throttle {
         Some(throttle) => {
             match throttle
                 .attempt(
-                    &state.store,
+                    deps.store,
                     normal.as_deref().unwrap_or(username),
                     origin.throttle_address(),
                 )
@@ -185,16 +166,15 @@ pub(crate) async fn password(
             {
                 Ok(attempt) => Some(attempt),
                 Err(AttemptError::Throttled(throttled)) => {
-                    state.metrics.login("throttled");
+                    deps.metrics.login("throttled");
                     tracing::info!(address = %origin.address, "login throttled");
-                    return Err(ApiError::too_many_requests(std::time::Duration::from_secs(
+                    return Err(GrantError::Throttled(Duration::from_secs(
                         throttled.retry_after,
-                    ))
-                    .into());
+                    )));
                 }
                 Err(AttemptError::Store(e)) => {
-                    state.metrics.login("error");
-                    return Err(e.into());
+                    deps.metrics.login("error");
+                    return Err(GrantError::Store(e));
                 }
             }
         }
@@ -205,7 +185,7 @@ pub(crate) async fn password(
     if let Some(attempt) = &attempt
         && !attempt.delay().is_zero()
     {
-        let delay = attempt.delay().min(state.config.http.request_timeout / 2);
+        let delay = attempt.delay().min(deps.config.http.request_timeout / 2);
         tracing::info!(
             address = %origin.address,
             delay_secs = delay.as_secs_f32(),
@@ -215,20 +195,19 @@ pub(crate) async fn password(
     }
 
     let user = match &normal {
-        Some(name) => state.store.user_by_username(name).await.inspect_err(|_| {
-            state.metrics.login("error");
+        Some(name) => deps.store.user_by_username(name).await.inspect_err(|_| {
+            deps.metrics.login("error");
         })?,
         None => None,
     };
     let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
     let rehash_password = stored.is_some().then(|| password.clone());
-    let verdict = state
-        .auth
+    let verdict = deps
         .passwords
         .verify(password, stored)
         .await
         .inspect_err(|e| {
-            state.metrics.login(match e {
+            deps.metrics.login(match e {
                 PasswordError::Busy => "busy",
                 _ => "error",
             });
@@ -239,29 +218,29 @@ pub(crate) async fn password(
             (user, needs_rehash)
         }
         (Some(user), Verification::Match { .. }) => {
-            state.metrics.login("disabled");
+            deps.metrics.login("disabled");
             tracing::info!(user = %user.id, "login refused: the user is disabled");
             return Err(GrantError::AccountDisabled);
         }
         _ => {
-            state.metrics.login("invalid_credentials");
+            deps.metrics.login("invalid_credentials");
             return Err(GrantError::InvalidGrant(BAD_CREDENTIALS));
         }
     };
-    if let (Some(throttle), Some(attempt)) = (&state.auth.throttle, attempt)
-        && let Err(e) = throttle.succeeded(&*state.store, attempt).await
+    if let (Some(throttle), Some(attempt)) = (deps.throttle, attempt)
+        && let Err(e) = throttle.succeeded(&**deps.store, attempt).await
     {
         // The login stands; its attempts stay counted until their buckets refill.
         tracing::warn!(error = %e, "giving back a successful login's attempts failed");
     }
     if needs_rehash && let Some(password) = rehash_password {
-        spawn_rehash(state, &user, password);
+        spawn_rehash(deps, &user, password);
     }
 
-    let issued = start_family(state, &user, client, scopes, origin)
+    let issued = start_family(deps, &user, client, scopes, origin)
         .await
-        .inspect_err(|_| state.metrics.login("error"))?;
-    state.metrics.login("success");
+        .inspect_err(|_| deps.metrics.login("error"))?;
+    deps.metrics.login("success");
     tracing::info!(user = %user.id, client = ?client.map(|c| &c.client_id), "login");
     Ok(issued)
 }
@@ -270,26 +249,26 @@ pub(crate) async fn password(
 /// The hash is written only if the stored one is still the one that was verified, in one
 /// compare-and-set ([`Store::set_password_hash_if`](crate::store::Store::set_password_hash_if)),
 /// so a password changed meanwhile (`tessera user passwd`) is never overwritten.
-fn spawn_rehash(state: &AppState, user: &User, password: SecretString) {
-    let state = state.clone();
+fn spawn_rehash(deps: &Issuance<'_>, user: &User, password: SecretString) {
+    let (store, clock, passwords) = (
+        Arc::clone(deps.store),
+        Arc::clone(deps.clock),
+        deps.passwords.clone(),
+    );
     let id = user.id.clone();
     let Some(verified) = user.password_hash.clone() else {
         return;
     };
     tokio::spawn(async move {
-        let hash = match state.auth.passwords.hash(password).await {
+        let hash = match passwords.hash(password).await {
             Ok(hash) => hash,
             Err(e) => {
                 tracing::warn!(user = %id, error = %e, "rehashing a password failed");
                 return;
             }
         };
-        let now = state.clock.now();
-        match state
-            .store
-            .set_password_hash_if(&id, &verified, &hash, now)
-            .await
-        {
+        let now = clock.now();
+        match store.set_password_hash_if(&id, &verified, &hash, now).await {
             Ok(true) => tracing::info!(user = %id, "password rehashed with the current parameters"),
             Ok(false) => {
                 tracing::info!(user = %id, "rehash skipped: the password changed meanwhile")
@@ -301,17 +280,17 @@ fn spawn_rehash(state: &AppState, user: &User, password: SecretString) {
 
 /// A new refresh family for `user` and its first pair.
 pub(crate) async fn start_family(
-    state: &AppState,
+    deps: &Issuance<'_>,
     user: &User,
     client: Option<&Client>,
     scopes: Vec<String>,
     origin: &Origin,
 ) -> Result<Issued, GrantError> {
-    let now = state.clock.now();
+    let now = deps.clock.now();
     let refresh = NewRefreshToken::generate()?;
-    let tokens_config = &state.config.tokens;
+    let tokens_config = &deps.config.tokens;
     let address = origin.address.to_string();
-    let (family, _) = state
+    let (family, _) = deps
         .store
         .create_refresh_family(
             NewRefreshFamily {
@@ -328,12 +307,12 @@ pub(crate) async fn start_family(
         )
         .await?;
     // Sessions per user are capped (issue 9): the least recently used ones beyond the cap go.
-    let capped = state
+    let capped = deps
         .store
         .revoke_families_beyond(
             &user.id,
             &family.id,
-            state.config.sessions.max_per_user,
+            deps.config.sessions.max_per_user,
             revocation_reason::SESSION_LIMIT,
             now,
         )
@@ -341,22 +320,22 @@ pub(crate) async fn start_family(
     if capped > 0 {
         tracing::info!(user = %user.id, revoked = capped, "session limit reached: oldest sessions revoked");
     }
-    issue(state, user, &family, &scopes, refresh.value, now)
+    issue(deps, user, &family, &scopes, refresh.value, now)
 }
 
 /// Signs the access token of a pair (scopes may be narrower than the family's).
 fn issue(
-    state: &AppState,
+    deps: &Issuance<'_>,
     user: &User,
     family: &RefreshFamily,
     scopes: &[String],
     refresh: SecretString,
     now: i64,
 ) -> Result<Issued, GrantError> {
-    let signer = state.keys.signer()?;
+    let signer = deps.keys.signer()?;
     let access = tokens::access_token(
         &signer,
-        &access_settings(state),
+        &access_settings(deps),
         &Subject {
             sub: &user.id,
             roles: &user.roles,
@@ -366,8 +345,8 @@ fn issue(
         },
         now,
     )?;
-    state.metrics.token_issued("access");
-    state.metrics.token_issued("refresh");
+    deps.metrics.token_issued("access");
+    deps.metrics.token_issued("refresh");
     Ok(Issued {
         access,
         refresh: Some(refresh),
@@ -380,13 +359,13 @@ fn issue(
 /// `/token/refresh` or `/oauth2/token` without client authentication). `requested` narrows
 /// the access token's scopes (RFC 6749 §6); the family keeps its own.
 pub(crate) async fn refresh(
-    state: &AppState,
+    deps: &Issuance<'_>,
     presented: &str,
     client: Option<&Client>,
     requested: Option<Vec<String>>,
 ) -> Result<Issued, GrantError> {
     let refused = |outcome: &str| {
-        state.metrics.refresh(outcome);
+        deps.metrics.refresh(outcome);
         GrantError::InvalidGrant(BAD_REFRESH_TOKEN)
     };
     let Some(hash) = presented_refresh_token(presented) else {
@@ -394,11 +373,11 @@ pub(crate) async fn refresh(
     };
     // The client binding is checked before anything changes: a token presented by the wrong
     // client is refused without being used up.
-    let record = state
+    let record = deps
         .store
         .refresh_token(&hash)
         .await
-        .inspect_err(|_| state.metrics.refresh("error"))?;
+        .inspect_err(|_| deps.metrics.refresh("error"))?;
     let Some(record) = record else {
         return Err(refused("unknown"));
     };
@@ -410,7 +389,7 @@ pub(crate) async fn refresh(
         None => record.family.scopes.clone(),
         Some(requested) => {
             if !requested.iter().all(|s| record.family.scopes.contains(s)) {
-                state.metrics.refresh("invalid_scope");
+                deps.metrics.refresh("invalid_scope");
                 return Err(GrantError::InvalidScope(
                     "the requested scope exceeds what was granted",
                 ));
@@ -420,27 +399,27 @@ pub(crate) async fn refresh(
     };
 
     let successor = NewRefreshToken::generate()?;
-    let now = state.clock.now();
-    let grace = secs(state.config.tokens.refresh_reuse_grace);
-    let rotation = state
+    let now = deps.clock.now();
+    let grace = secs(deps.config.tokens.refresh_reuse_grace);
+    let rotation = deps
         .store
         .rotate_refresh_token(&hash, &successor.hash, now, grace)
         .await
-        .inspect_err(|_| state.metrics.refresh("error"))?;
+        .inspect_err(|_| deps.metrics.refresh("error"))?;
     match rotation {
         Rotation::Rotated { family, user, .. } => {
-            let issued = issue(state, &user, &family, &scopes, successor.value, now)?;
-            state.metrics.refresh("success");
+            let issued = issue(deps, &user, &family, &scopes, successor.value, now)?;
+            deps.metrics.refresh("success");
             Ok(issued)
         }
         Rotation::Grace { family, user, .. } => {
-            let issued = issue(state, &user, &family, &scopes, successor.value, now)?;
-            state.metrics.refresh("grace");
+            let issued = issue(deps, &user, &family, &scopes, successor.value, now)?;
+            deps.metrics.refresh("grace");
             tracing::info!(family = %family.id, "refresh retried within the grace window");
             Ok(issued)
         }
         Rotation::ReuseDetected { family_id, user_id } => {
-            state.metrics.reuse_detected();
+            deps.metrics.reuse_detected();
             tracing::warn!(
                 family = %family_id, user = %user_id,
                 "a used refresh token was presented again: the session is revoked"
@@ -450,7 +429,7 @@ pub(crate) async fn refresh(
         Rotation::Revoked { .. } => Err(refused("revoked")),
         Rotation::Expired { .. } => Err(refused("expired")),
         Rotation::UserDisabled { family_id, .. } => {
-            if let Err(e) = state
+            if let Err(e) = deps
                 .store
                 .revoke_refresh_family(&family_id, revocation_reason::USER_DISABLED, now)
                 .await
@@ -466,26 +445,22 @@ pub(crate) async fn refresh(
 /// Revokes the family of a refresh token, if it is one (logout, RFC 7009). `Ok(None)`: not a
 /// refresh token of ours. `Ok(Some(family))`: its family (now revoked).
 pub(crate) async fn revoke_refresh_token(
-    state: &AppState,
+    deps: &Issuance<'_>,
     presented: &str,
     client: Option<&Client>,
     check_client: bool,
-) -> Result<Option<RefreshFamily>, ApiError> {
+) -> Result<Option<RefreshFamily>, GrantError> {
     let Some(hash) = presented_refresh_token(presented) else {
         return Ok(None);
     };
-    let Some(record) = state.store.refresh_token(&hash).await? else {
+    let Some(record) = deps.store.refresh_token(&hash).await? else {
         return Ok(None);
     };
     if check_client && record.family.client_id.as_deref() != client.map(|c| c.client_id.as_str()) {
-        return Err(ApiError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            "unauthorized_client",
-            "the token was not issued to this client",
-        ));
+        return Err(GrantError::WrongClient);
     }
-    let now = state.clock.now();
-    if state
+    let now = deps.clock.now();
+    if deps
         .store
         .revoke_refresh_family(&record.family.id, revocation_reason::LOGOUT, now)
         .await?
@@ -497,15 +472,15 @@ pub(crate) async fn revoke_refresh_token(
 
 /// An access token for a client acting for itself (`client_credentials`).
 pub(crate) fn client_token(
-    state: &AppState,
+    deps: &Issuance<'_>,
     client: &Client,
     scopes: Vec<String>,
 ) -> Result<Issued, GrantError> {
-    let now = state.clock.now();
-    let signer = state.keys.signer()?;
+    let now = deps.clock.now();
+    let signer = deps.keys.signer()?;
     let access = tokens::access_token(
         &signer,
-        &access_settings(state),
+        &access_settings(deps),
         &Subject {
             sub: &client.client_id,
             roles: &[],
@@ -515,7 +490,7 @@ pub(crate) fn client_token(
         },
         now,
     )?;
-    state.metrics.token_issued("access");
+    deps.metrics.token_issued("access");
     Ok(Issued {
         access,
         refresh: None,
