@@ -25,7 +25,9 @@ pub struct ApiError {
     status: StatusCode,
     code: Cow<'static, str>,
     description: Cow<'static, str>,
-    headers: HeaderMap,
+    /// Extra response headers, boxed: most errors have none, and a `Result` carrying an
+    /// `ApiError` stays small.
+    headers: Option<Box<HeaderMap>>,
 }
 
 impl ApiError {
@@ -40,7 +42,7 @@ impl ApiError {
             status,
             code: code.into(),
             description: description.into(),
-            headers: HeaderMap::new(),
+            headers: None,
         }
     }
 
@@ -140,7 +142,7 @@ impl ApiError {
     /// Adds a response header (`WWW-Authenticate`, `Retry-After`…).
     #[must_use]
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        self.headers.insert(name, value);
+        self.headers.get_or_insert_default().insert(name, value);
         self
     }
 
@@ -181,7 +183,9 @@ impl IntoResponse for ApiError {
             "error_description": self.description,
         });
         let mut response = (self.status, axum::Json(body)).into_response();
-        response.headers_mut().extend(self.headers);
+        if let Some(headers) = self.headers {
+            response.headers_mut().extend(*headers);
+        }
         // Errors are about one request: never cached.
         response
             .headers_mut()

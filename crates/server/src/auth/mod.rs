@@ -41,9 +41,6 @@
 //! - Client secrets: see [`client_secret`].
 //! - Outside identity providers (`/login/oidc`, RFC 8693 token exchange): see [`federation`].
 
-// `ApiError` carries a `HeaderMap` (152 bytes); boxing it in error.rs would make this needless.
-#![allow(clippy::result_large_err)]
-
 pub mod client_secret;
 mod clients;
 pub mod federation;

@@ -45,9 +45,6 @@
 //! - Clients: a confidential client (the default) gets a new 256-bit secret, shown
 //!   in this answer only; the store keeps its salted hash. A public client has none.
 
-// `ApiError` carries a `HeaderMap`; boxing it would be needless here (as in `auth`).
-#![allow(clippy::result_large_err)]
-
 use std::time::Duration;
 
 use axum::Router;

@@ -10,9 +10,6 @@
 //!
 //! The pages set the cookie ([`page_cookie`]) on every page GET that lacks one.
 
-// `ApiError` carries a `HeaderMap` (152 bytes); boxing it in error.rs would make this needless.
-#![allow(clippy::result_large_err)]
-
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -8,9 +8,6 @@
 //! added or removed meanwhile never make a page skip or repeat one. A cursor is only a
 //! position: it grants nothing, and a forged one just starts the list elsewhere.
 
-// `ApiError` carries a `HeaderMap`; boxing it would be needless here (as in `admin_api`).
-#![allow(clippy::result_large_err)]
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
