@@ -32,8 +32,9 @@ pub struct ApiError {
 
 impl ApiError {
     /// An error with this status, `error` code and description (shown to the client: say what
-    /// to fix, never an internal detail).
-    pub fn new(
+    /// to fix, never an internal detail). Private: the named constructors below are the only
+    /// places that choose a status.
+    fn new(
         status: StatusCode,
         code: impl Into<Cow<'static, str>>,
         description: impl Into<Cow<'static, str>>,
@@ -49,6 +50,64 @@ impl ApiError {
     /// 400 `invalid_request`: malformed or missing parameters.
     pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    /// 400 `unsupported_grant_type` (RFC 6749 §5.2).
+    pub fn unsupported_grant_type(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            description,
+        )
+    }
+
+    /// 400 `unauthorized_client` (RFC 6749 §5.2): the client may not use this grant or token.
+    pub fn unauthorized_client(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "unauthorized_client", description)
+    }
+
+    /// 400 `invalid_scope` (RFC 6749 §5.2).
+    pub fn invalid_scope(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_scope", description)
+    }
+
+    /// 415 `invalid_request`: the body is not of the type the endpoint reads.
+    pub fn unsupported_media_type(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request",
+            description,
+        )
+    }
+
+    /// 403 with this code: the caller is known but may not do this (`csrf_failed`,
+    /// `insufficient_scope`, `reauthentication_required`, `account_disabled`).
+    pub fn refused(
+        code: impl Into<Cow<'static, str>>,
+        description: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, description)
+    }
+
+    /// 404 `not_found`, saying what was not found.
+    pub fn not_found_because(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", description)
+    }
+
+    /// 409 with this code: the request is sound but the state of things forbids it.
+    pub fn conflict(
+        code: impl Into<Cow<'static, str>>,
+        description: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self::new(StatusCode::CONFLICT, code, description)
+    }
+
+    /// 503 with this code (`not_ready`, `provider_unavailable`): not the client's fault.
+    pub fn unavailable_as(
+        code: impl Into<Cow<'static, str>>,
+        description: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, code, description)
     }
 
     /// 400 `invalid_grant` (RFC 6749 §5.2): a bad, expired or revoked grant or refresh token.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
@@ -63,12 +63,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
         )
             .into_response();
     }
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "not_ready",
-        problems.join("; "),
-    )
-    .into_response()
+    ApiError::unavailable_as("not_ready", problems.join("; ")).into_response()
 }
 
 async fn metrics_text(State(state): State<AppState>) -> Response {

@@ -34,9 +34,7 @@ pub(super) async fn token(
 ) -> Result<Response, ApiError> {
     let grant_type = params.require("grant_type")?;
     if !GRANT_TYPES.contains(&grant_type) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
+        return Err(ApiError::unsupported_grant_type(
             "grant_type must be password, refresh_token, client_credentials or \
              urn:ietf:params:oauth:grant-type:token-exchange",
         ));
@@ -101,11 +99,11 @@ pub(super) async fn token(
 }
 
 fn unauthorized_client(description: &'static str) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "unauthorized_client", description)
+    ApiError::unauthorized_client(description)
 }
 
 fn invalid_scope(description: &'static str) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_scope", description)
+    ApiError::invalid_scope(description)
 }
 
 /// The scopes to grant: what was asked if the client may have it all, else `invalid_scope`;

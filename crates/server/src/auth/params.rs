@@ -75,9 +75,7 @@ impl OAuthParams {
                 .bytes()
                 .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
             {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_scope",
+                return Err(ApiError::invalid_scope(
                     "a scope holds a character RFC 6749 §3.3 does not allow",
                 ));
             }
@@ -112,9 +110,7 @@ impl<S: Send + Sync> FromRequest<S> for OAuthParams {
                     .eq_ignore_ascii_case("application/x-www-form-urlencoded")
             });
         if !form {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "invalid_request",
+            return Err(ApiError::unsupported_media_type(
                 "expected a form body (Content-Type: application/x-www-form-urlencoded)",
             ));
         }

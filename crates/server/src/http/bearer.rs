@@ -7,7 +7,7 @@
 
 use axum::Router;
 use axum::http::header::{CACHE_CONTROL, WWW_AUTHENTICATE};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use tessera_guard::GuardLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -54,7 +54,7 @@ pub(crate) fn invalid_token() -> Response {
 /// 403 `insufficient_scope` with its RFC 6750 challenge.
 pub(crate) fn insufficient_scope(description: &'static str) -> Response {
     challenge(
-        ApiError::new(StatusCode::FORBIDDEN, "insufficient_scope", description),
+        ApiError::refused("insufficient_scope", description),
         "insufficient_scope",
         description,
     )

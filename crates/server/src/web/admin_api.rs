@@ -260,7 +260,7 @@ async fn update_user(
 }
 
 fn no_such_user() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no user has this id")
+    ApiError::not_found_because("no user has this id")
 }
 
 /// 400 `invalid_request` naming what is wrong with the input.
@@ -406,9 +406,7 @@ fn optional_json<T: serde::de::DeserializeOwned>(
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
     if !is_json {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "invalid_request",
+        return Err(ApiError::unsupported_media_type(
             "expected a JSON body (Content-Type: application/json)",
         ));
     }

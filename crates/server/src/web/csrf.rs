@@ -10,7 +10,7 @@
 //!
 //! The pages set the cookie ([`page_cookie`]) on every page GET that lacks one.
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -56,7 +56,7 @@ pub(crate) fn check(state: &AppState, headers: &HeaderMap) -> Result<(), ApiErro
     )
     .map_err(|failure| {
         tracing::info!(check = ?failure, "CSRF check failed");
-        ApiError::new(StatusCode::FORBIDDEN, "csrf_failed", failure.description())
+        ApiError::refused("csrf_failed", failure.description())
     })
 }
 

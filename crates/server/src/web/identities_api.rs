@@ -130,8 +130,7 @@ async fn connect(
         .len()
         >= MAX_IDENTITIES_PER_USER
     {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
+        return Err(ApiError::conflict(
             "too_many_identities",
             format!(
                 "an account can have at most {MAX_IDENTITIES_PER_USER} connected identities: disconnect one first"
@@ -147,8 +146,7 @@ async fn connect(
                 ));
             }
             Err(LinkStartError::Unavailable) => {
-                return Err(ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
+                return Err(ApiError::unavailable_as(
                     "provider_unavailable",
                     "the provider cannot be reached now; try again later",
                 ));
@@ -163,8 +161,7 @@ async fn connect(
 }
 
 fn reauthenticate() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
+    ApiError::refused(
         "reauthentication_required",
         format!(
             "connecting a provider needs a sign-in within the last {} minutes: sign in again",
@@ -179,13 +176,7 @@ async fn disconnect(
     who: SignedIn,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let not_found = || {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no identity of yours has this id",
-        )
-    };
+    let not_found = || ApiError::not_found_because("no identity of yours has this id");
     let identities = state.store.external_identities_of(&who.user.id).await?;
     let Some(identity) = identities.iter().find(|i| identity_id(i) == id) else {
         return Err(not_found());
@@ -200,8 +191,7 @@ async fn disconnect(
             Ok(no_content())
         }
         Unlink::NotFound => Err(not_found()),
-        Unlink::LastSignInMethod => Err(ApiError::new(
-            StatusCode::CONFLICT,
+        Unlink::LastSignInMethod => Err(ApiError::conflict(
             "last_sign_in_method",
             "this is the only way to sign in to this account: it cannot be disconnected",
         )),

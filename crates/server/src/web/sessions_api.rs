@@ -216,11 +216,7 @@ async fn end_all(State(state): State<AppState>, who: SignedIn) -> Result<Respons
 }
 
 fn no_such_session() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        "no active session of yours has this id",
-    )
+    ApiError::not_found_because("no active session of yours has this id")
 }
 
 #[cfg(test)]
