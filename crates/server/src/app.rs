@@ -6,13 +6,11 @@
 //! timeout (503); body limit (413).
 
 use std::any::Any;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, MatchedPath, Request, State};
-use axum::http::request::Parts;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -22,6 +20,8 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+
+pub use crate::http::ClientAddr;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -166,35 +166,6 @@ async fn record_latency(State(state): State<AppState>, request: Request, next: N
         &route,
         response.status().as_u16(),
         start.elapsed(),
-    );
-    response
-}
-
-/// The client's address: the peer, or the address a trusted proxy forwarded (see
-/// [`HttpSettings::client_address`](crate::config::HttpSettings::client_address)). Unknown
-/// (`0.0.0.0`) without connection info (a test's `oneshot`), or when the hop a trusted proxy
-/// wrote for the client is not an address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientAddr(pub IpAddr);
-
-impl FromRequestParts<AppState> for ClientAddr {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
-        Ok(Self(state.config.http.client_address(peer, &parts.headers)))
-    }
-}
-
-/// A response with a JSON body from bytes already encoded, and these headers.
-pub(crate) fn json_bytes(body: axum::body::Bytes) -> Response {
-    let mut response = Response::new(Body::from(body));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
     );
     response
 }

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
-use crate::app::json_bytes;
+use crate::http::json_bytes;
 use crate::state::AppState;
 
 /// Path of the JWKS.

@@ -38,9 +38,9 @@ use tokio::sync::OnceCell;
 
 use super::json_api::token_response;
 use crate::accounts::normalize_username;
-use crate::app::ClientAddr;
 use crate::config::{LinkExisting, ProviderKeys, ProviderSettings};
 use crate::error::{ApiError, Json};
+use crate::http::ClientAddr;
 use crate::issuance::grants::{self, GrantError, Issued, Origin};
 use crate::state::AppState;
 use crate::store::{Client, LinkOutcome, LinkTarget, NewExternalIdentity, NewUser, User};
@@ -716,5 +716,5 @@ pub(super) fn exchange_response(issued: &Issued) -> Response {
     if !issued.scopes.is_empty() {
         body["scope"] = Value::from(issued.scopes.join(" "));
     }
-    (super::no_store(), axum::Json(body)).into_response()
+    (crate::http::no_store(), axum::Json(body)).into_response()
 }

@@ -7,8 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tessera_jwt::SecretString;
 
-use crate::app::ClientAddr;
 use crate::error::{ApiError, Json};
+use crate::http::ClientAddr;
 use crate::issuance::grants::{self, Issued};
 use crate::state::AppState;
 
@@ -44,7 +44,7 @@ pub(super) fn token_response(issued: &Issued) -> Response {
         refresh_token: issued.refresh.as_ref().map(SecretString::expose),
         scope: (!issued.scopes.is_empty()).then(|| issued.scopes.join(" ")),
     };
-    (super::no_store(), axum::Json(body)).into_response()
+    (crate::http::no_store(), axum::Json(body)).into_response()
 }
 
 /// `POST /login` `{"username", "password"}`.
@@ -98,5 +98,5 @@ pub(super) async fn logout(
     )
     .await
     .map_err(grants::GrantError::for_json_api)?;
-    Ok((StatusCode::NO_CONTENT, super::no_store()).into_response())
+    Ok((StatusCode::NO_CONTENT, crate::http::no_store()).into_response())
 }

@@ -46,14 +46,12 @@ mod clients;
 pub mod federation;
 mod json_api;
 mod oauth;
-mod own_tokens;
 mod params;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::routing::{get, post};
+use axum::routing::post;
 use tessera_jwt::Clock;
 
 use crate::config::Config;
@@ -61,7 +59,7 @@ use crate::password::{PasswordParams, Passwords};
 use crate::state::AppState;
 use crate::throttle::{LoginThrottle, Rule, ThrottleConfig};
 
-pub use own_tokens::{OwnKeys, OwnTokenVerifier};
+pub use crate::issuance::own_tokens::{OwnKeys, OwnTokenVerifier};
 
 /// What the authentication endpoints keep between requests: the password hasher (with its
 /// concurrency bound), the login throttle and the verifier of tessera's own tokens.
@@ -139,22 +137,11 @@ pub fn password_params(config: &Config) -> PasswordParams {
 /// The authentication routes (merged into [`app::router`](crate::app::router)).
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route(
-            "/login",
-            get(crate::web::pages::login_page).post(json_api::login),
-        )
+        .route("/login", post(json_api::login))
         .route("/token/refresh", post(json_api::refresh))
         .route("/logout", post(json_api::logout))
         .route("/login/oidc", post(federation::login))
         .route("/oauth2/token", post(oauth::token))
         .route("/oauth2/revoke", post(oauth::revoke))
         .route("/oauth2/introspect", post(oauth::introspect))
-}
-
-/// `Cache-Control: no-store` and `Pragma: no-cache`: token answers are never cached.
-pub(crate) fn no_store() -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    headers
 }

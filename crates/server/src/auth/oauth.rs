@@ -10,8 +10,8 @@ use tessera_jwt::SecretString;
 use super::clients::{self, Caller};
 use super::json_api::token_response;
 use super::params::OAuthParams;
-use crate::app::ClientAddr;
 use crate::error::ApiError;
+use crate::http::ClientAddr;
 use crate::issuance::grants::{self, GrantError};
 use crate::state::AppState;
 use crate::store::Client;
@@ -156,7 +156,7 @@ pub(super) async fn revoke(
     grants::revoke_refresh_token(&state.issuance(), token, Some(&client), true)
         .await
         .map_err(GrantError::for_oauth)?;
-    Ok((StatusCode::OK, super::no_store()).into_response())
+    Ok((StatusCode::OK, crate::http::no_store()).into_response())
 }
 
 /// `POST /oauth2/introspect` `token`, `token_type_hint`.
@@ -180,7 +180,7 @@ pub(super) async fn introspect(
         }
     };
     let body = answer.unwrap_or_else(|| json!({"active": false}));
-    Ok((super::no_store(), axum::Json(body)).into_response())
+    Ok((crate::http::no_store(), axum::Json(body)).into_response())
 }
 
 /// An active access token of this issuer: its claims (RFC 7662 §2.2), or `None`.

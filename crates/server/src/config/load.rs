@@ -18,7 +18,7 @@ use tessera_jwt::{Algorithm, Family};
 use super::{
     Config, ConfigError, ForwardedHeader, HttpSettings, KeySettings, LogFormat, MasterKeySource,
     PasswordSettings, Secret, SessionSettings, StorageSettings, ThrottleSettings, TlsFiles,
-    TokenSettings, invalid,
+    TokenSettings, invalid, positive,
 };
 use crate::store::{self, Backend};
 
@@ -219,17 +219,6 @@ pub(super) fn validate_issuer(issuer: &str) -> Result<String, ConfigError> {
     // `iss` is compared as a string: keep it as written, without the trailing slash that would
     // make `{issuer}/.well-known/…` ambiguous.
     Ok(issuer.trim_end_matches('/').to_owned())
-}
-
-pub(super) fn positive(key: &str, d: Dur) -> Result<Duration, ConfigError> {
-    if d.0.is_zero() {
-        return Err(invalid(key, "must be more than zero"));
-    }
-    // Times are i64 seconds in the store: keep every duration far inside that range.
-    if d.0.as_secs() > 100 * 365 * 86_400 {
-        return Err(invalid(key, "must be under 100 years"));
-    }
-    Ok(d.0)
 }
 
 pub(super) fn validate_tokens(raw: &RawTokens) -> Result<TokenSettings, ConfigError> {

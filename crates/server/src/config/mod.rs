@@ -64,6 +64,18 @@ fn invalid(key: &str, reason: impl Into<String>) -> ConfigError {
     }
 }
 
+/// A duration that must be more than zero (and, as times are i64 seconds in the store, far
+/// inside that range).
+fn positive(key: &str, d: raw::Dur) -> Result<Duration, ConfigError> {
+    if d.0.is_zero() {
+        return Err(invalid(key, "must be more than zero"));
+    }
+    if d.0.as_secs() > 100 * 365 * 86_400 {
+        return Err(invalid(key, "must be under 100 years"));
+    }
+    Ok(d.0)
+}
+
 // ---- the typed settings ----------------------------------------------------------------------
 
 /// A secret string (a master key, a database URL with a password): redacted in `Debug`,

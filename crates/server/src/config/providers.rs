@@ -1,14 +1,13 @@
 //! Validation of the `[[providers]]` entries (outside identity providers): issuer, keys,
 //! audiences, the browser flow's client, and the linking rules of issue 9.
 
-use super::load::positive;
 use super::raw::*;
 use std::str::FromStr;
 use std::time::Duration;
 
 use tessera_jwt::{Algorithm, Family};
 
-use super::{ConfigError, LinkExisting, ProviderKeys, ProviderSettings, Secret, invalid};
+use super::{ConfigError, LinkExisting, ProviderKeys, ProviderSettings, Secret, invalid, positive};
 
 pub(super) fn validate_provider(
     i: usize,

@@ -6,14 +6,14 @@
 //! handler's to check.
 
 use axum::Router;
-use axum::http::header::{CACHE_CONTROL, WWW_AUTHENTICATE};
 use axum::http::HeaderValue;
+use axum::http::header::{CACHE_CONTROL, WWW_AUTHENTICATE};
 use axum::response::{IntoResponse, Response};
 use tessera_guard::GuardLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::auth::OwnKeys;
 use crate::error::ApiError;
+use crate::issuance::own_tokens::OwnKeys;
 use crate::state::AppState;
 
 /// The `realm` of the Bearer challenges.

@@ -33,7 +33,7 @@ async fn userinfo(State(state): State<AppState>, token: VerifiedToken) -> Respon
     };
     match user {
         Some(user) if !user.disabled => (
-            crate::auth::no_store(),
+            crate::http::no_store(),
             axum::Json(json!({
                 "sub": user.id,
                 "preferred_username": user.username,

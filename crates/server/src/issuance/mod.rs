@@ -3,10 +3,12 @@
 //! ([`Issuance`]) and returns domain results ([`GrantError`]); it knows nothing of HTTP. The
 //! endpoints read requests, call in here, and have [`error`](crate::error) word the refusals.
 //!
-//! Moved here so far: the grants ([`grants`]). Outside sign-in, clients and the throttle
+//! Moved here so far: the grants ([`grants`]) and the verifier of tessera's own tokens
+//! ([`own_tokens`]). Outside sign-in, clients and the throttle
 //! follow.
 
 pub(crate) mod grants;
+pub(crate) mod own_tokens;
 
 use std::sync::Arc;
 

@@ -71,11 +71,12 @@ pub(crate) const ADMIN: Page = Page {
 #[cfg(test)]
 pub(crate) const PAGES: [&Page; 4] = [&LOGIN, &ACCOUNT, &INSPECT, &ADMIN];
 
-/// The page routes (`GET /login` is registered with `POST /login` in
-/// [`auth::routes`](crate::auth::routes)).
+/// The page routes (`POST /login` is the JSON login of [`auth::routes`](crate::auth::routes);
+/// the router merges the two).
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
+        .route(LOGIN.path, get(login_page))
         .route(ACCOUNT.path, get(account_page))
         .route(INSPECT.path, get(inspect_page))
         .route(ADMIN.path, get(admin_page))

@@ -22,8 +22,8 @@ use tessera_jwt::SecretString;
 
 use super::cookies::{self, SESSION_PATH};
 use super::csrf;
-use crate::app::ClientAddr;
 use crate::error::{ApiError, Json};
+use crate::http::ClientAddr;
 use crate::issuance::grants::{self, GrantError, Issued};
 use crate::state::AppState;
 
@@ -38,7 +38,7 @@ pub(crate) fn routes() -> Router<AppState> {
 /// the browser: the refresh cookie, for the family's remaining absolute lifetime, and
 /// `Cache-Control: no-store`. Without a refresh token in `issued`, only the latter.
 pub(crate) fn session_headers(state: &AppState, issued: &Issued) -> HeaderMap {
-    let mut headers = crate::auth::no_store();
+    let mut headers = crate::http::no_store();
     if let Some(refresh) = &issued.refresh {
         let max_age = match issued.refresh_expires_at {
             Some(expires_at) => expires_at.saturating_sub(state.clock.now()),
@@ -136,7 +136,7 @@ async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Result<R
             .await
             .map_err(GrantError::for_json_api)?;
     }
-    let mut headers = crate::auth::no_store();
+    let mut headers = crate::http::no_store();
     headers.insert(SET_COOKIE, cookies::clear_refresh(&state));
     Ok((StatusCode::NO_CONTENT, headers).into_response())
 }

@@ -77,10 +77,10 @@ use serde::Serialize;
 use tessera_jwt::SecretString;
 
 use super::cookies;
-use crate::app::ClientAddr;
 use crate::auth::federation::{self, Refusal};
-use crate::auth::no_store;
 use crate::config::ProviderSettings;
+use crate::http::ClientAddr;
+use crate::http::no_store;
 use crate::state::AppState;
 
 mod flow;
