@@ -75,6 +75,7 @@ pub mod claims;
 mod clock;
 pub mod dangerous;
 mod error;
+mod fast_path;
 mod header;
 pub mod json;
 pub mod jwk;
