@@ -52,6 +52,7 @@ mod json_api;
 mod oauth;
 mod own_tokens;
 mod params;
+pub(crate) mod provider_discovery;
 
 use std::sync::Arc;
 
