@@ -149,7 +149,8 @@ pub enum FetchError {
         /// The keys that were skipped, and why (empty when the set was empty).
         skipped: String,
     },
-    /// The discovery document is not valid JSON or lacks `jwks_uri`.
+    /// The discovery document is not a JSON object, lacks an `issuer` or `jwks_uri` string, or
+    /// has an endpoint member that is not a string.
     #[error("invalid discovery document from {url}: {}", Untrusted(reason))]
     InvalidDiscovery {
         /// The URL fetched.
@@ -171,4 +172,17 @@ pub enum FetchError {
     /// The discovery document's `jwks_uri` breaks the outbound URL rule.
     #[error("the discovery document's jwks_uri is not allowed: {0}")]
     JwksUri(ConfigError),
+    /// Another endpoint of the discovery document (`authorization_endpoint`,
+    /// `token_endpoint`) breaks the outbound URL rule.
+    #[error("the discovery document's {name} is not allowed: {error}")]
+    Endpoint {
+        /// The document's member.
+        name: &'static str,
+        /// Why its URL is refused.
+        error: ConfigError,
+    },
+    /// The issuer given to [`fetch_metadata`](crate::discovery::fetch_metadata) (or its
+    /// discovery document's URL) breaks the outbound URL rule; nothing was fetched.
+    #[error("the issuer's discovery document cannot be fetched: {0}")]
+    IssuerUrl(ConfigError),
 }

@@ -11,6 +11,9 @@
 //! - [`Verifier`]: several issuers ([`IssuerConfig`], a [`Google`](IssuerConfig::google)
 //!   preset, local [`KeySet`](tessera_jwt::KeySet)s too); the token's `iss` picks one, whose
 //!   keys and rules verify it; an optional cache of verified tokens.
+//! - [`discovery`]: an issuer's OpenID provider metadata ([`fetch_metadata`](discovery::fetch_metadata)),
+//!   checked as the key fetching checks it; for applications that also need the
+//!   authorization and token endpoints.
 //! - [`GuardLayer`]: a tower layer answering RFC 6750 challenges (401/400/403), with the
 //!   [`VerifiedToken`] in the request extensions and the [`Claims<T>`] extractor for handlers.
 //!
@@ -112,8 +115,10 @@
 #![warn(missing_docs)]
 
 mod cache;
+pub mod discovery;
 mod error;
 mod extract;
+mod http;
 mod layer;
 mod outbound;
 mod remote;

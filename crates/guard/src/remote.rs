@@ -10,14 +10,15 @@ use std::time::Duration;
 use arc_swap::ArcSwapOption;
 use reqwest::Url;
 use reqwest::header::{self, HeaderMap};
-use serde_json::Value;
 use tessera_jwt::{Algorithm, Family, JwkSet, KeySet};
 use tokio::sync::Mutex;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
+use crate::discovery::{DiscoveryOptions, discovery_url, fetch_document};
 use crate::error::{ConfigError, FetchError};
-use crate::outbound::{parse_outbound_url, redirect_allowed};
+use crate::http::{read_limited, transport};
+use crate::outbound::parse_outbound_url;
 
 /// How a [`RemoteKeySet`] fetches and refreshes. Every duration is measured on tokio's
 /// monotonic timer (token times are judged by the verifier's injected clock instead).
@@ -138,6 +139,14 @@ impl RemoteOptions {
             return bad("the response size limit is zero");
         }
         Ok(())
+    }
+
+    /// The limits of a discovery fetch: this fetch's timeouts and size limit.
+    fn discovery(&self) -> DiscoveryOptions {
+        DiscoveryOptions::default()
+            .timeout(self.timeout)
+            .connect_timeout(self.connect_timeout)
+            .max_response_bytes(self.max_response_bytes)
     }
 
     /// The freshness lifetime a response's headers give, within the bounds.
@@ -322,19 +331,15 @@ impl RemoteKeySet {
 
     /// Keys from the JWKS named by the issuer's discovery document,
     /// `{issuer}/.well-known/openid-configuration`, whose `issuer` must equal `issuer`
-    /// exactly. The issuer and the `jwks_uri` must both pass the outbound URL rule.
+    /// exactly. The issuer and the `jwks_uri` must both pass the outbound URL rule. The
+    /// document is read and checked by [`discovery::fetch_metadata`](crate::discovery::fetch_metadata)'s
+    /// code, so its other endpoints must pass the rule too when it names them.
     pub fn from_discovery(
         issuer: &str,
         algorithms: &[Algorithm],
         options: RemoteOptions,
     ) -> Result<Self, ConfigError> {
-        parse_outbound_url(issuer)?;
-        // OpenID Connect Discovery §4: a terminating `/` is removed before appending.
-        let document = format!(
-            "{}/.well-known/openid-configuration",
-            issuer.trim_end_matches('/')
-        );
-        let document = parse_outbound_url(&document)?;
+        let document = discovery_url(issuer)?;
         Self::start(
             issuer.to_owned(),
             Source::Discovery {
@@ -362,19 +367,7 @@ impl RemoteKeySet {
             )));
         }
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConfigError::NoRuntime)?;
-        let client = reqwest::Client::builder()
-            .timeout(options.timeout)
-            .connect_timeout(options.connect_timeout)
-            .redirect(reqwest::redirect::Policy::custom(|attempt| {
-                if redirect_allowed(attempt.previous(), attempt.url()) {
-                    attempt.follow()
-                } else {
-                    attempt.error("redirect not allowed by the outbound URL rule")
-                }
-            }))
-            .user_agent(concat!("tessera-guard/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ConfigError::HttpClient(error_chain(&e)))?;
+        let client = crate::http::client(options.timeout, options.connect_timeout)?;
         let inner = Arc::new(Inner {
             label,
             source,
@@ -561,41 +554,13 @@ impl Inner {
         Ok(Fetched::Updated { lifetime })
     }
 
-    /// Reads the discovery document and returns its `jwks_uri`, checked.
+    /// Reads the discovery document and returns its `jwks_uri`, checked (the one discovery
+    /// code path of the crate: [`crate::discovery`]).
     async fn discover(&self, issuer: &str, document: &Url) -> Result<Url, FetchError> {
-        let response = self
-            .client
-            .get(document.clone())
-            .header(header::ACCEPT, "application/json")
-            .send()
+        let options = self.options.discovery();
+        fetch_document(&self.client, issuer, document, &options)
             .await
-            .map_err(|e| transport(document, &e))?;
-        if !response.status().is_success() {
-            return Err(FetchError::Status {
-                url: document.to_string(),
-                status: response.status().as_u16(),
-            });
-        }
-        let body = read_limited(response, document, self.options.max_response_bytes).await?;
-        let invalid = |reason: String| FetchError::InvalidDiscovery {
-            url: document.to_string(),
-            reason,
-        };
-        let doc = tessera_jwt::json::parse_object(&body).map_err(invalid)?;
-        match doc.get("issuer") {
-            Some(Value::String(got)) if got == issuer => {}
-            Some(Value::String(got)) => {
-                return Err(FetchError::IssuerMismatch {
-                    expected: issuer.to_owned(),
-                    got: got.clone(),
-                });
-            }
-            _ => return Err(invalid("no `issuer` string".into())),
-        }
-        let Some(Value::String(jwks_uri)) = doc.get("jwks_uri") else {
-            return Err(invalid("no `jwks_uri` string".into()));
-        };
-        parse_outbound_url(jwks_uri).map_err(FetchError::JwksUri)
+            .map(|metadata| metadata.jwks_uri)
     }
 }
 
@@ -653,63 +618,6 @@ fn list(algorithms: &[Algorithm]) -> String {
         .map(|a| a.name())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Reads a body chunk by chunk, stopping as soon as it passes `limit`.
-async fn read_limited(
-    mut response: reqwest::Response,
-    url: &Url,
-    limit: usize,
-) -> Result<Vec<u8>, FetchError> {
-    let too_large = || FetchError::TooLarge {
-        url: url.to_string(),
-        limit,
-    };
-    if response
-        .content_length()
-        .is_some_and(|len| len > limit as u64)
-    {
-        return Err(too_large());
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| transport(url, &e))? {
-        if body.len() + chunk.len() > limit {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-fn transport(url: &Url, e: &reqwest::Error) -> FetchError {
-    let url = url.to_string();
-    if e.is_timeout() {
-        FetchError::Timeout { url }
-    } else if e.is_redirect() {
-        FetchError::Redirect { url }
-    } else {
-        FetchError::Request {
-            url,
-            reason: error_chain(e),
-        }
-    }
-}
-
-/// An error and its sources on one line ("error sending request: connection refused").
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    // Bounded: error chains are short, but never trust a cycle.
-    for _ in 0..8 {
-        let Some(s) = source else { break };
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
 
 /// The background refresher. Holds only a weak reference between fetches, so dropping the

@@ -37,6 +37,7 @@ use tessera_jwt::{Clock, SecretString};
 use tokio::sync::OnceCell;
 
 use super::json_api::token_response;
+use super::provider_discovery::ProviderDiscovery;
 use crate::accounts::normalize_username;
 use crate::config::{LinkExisting, ProviderKeys, ProviderSettings};
 use crate::error::{ApiError, Json};
@@ -56,13 +57,15 @@ const SUBJECT_TOKEN_TYPES: [&str; 2] = [
 /// RFC 8693 §3: what is issued.
 pub(crate) const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 
-/// The outside identity providers, and the verifier of their ID tokens. The verifier is built
-/// on first use (it starts the providers' key fetching, which needs the runtime); `serve`
-/// builds it at startup so that a misconfiguration shows at once.
+/// The outside identity providers, the verifier of their ID tokens, and their endpoints for
+/// the browser sign-in flow. The verifier is built on first use (it starts the providers' key
+/// fetching, which needs the runtime); `serve` builds it at startup so that a
+/// misconfiguration shows at once.
 pub struct Federation {
     providers: Vec<ProviderSettings>,
     clock: Arc<dyn Clock>,
     verifier: OnceCell<Arc<Verifier>>,
+    discovery: ProviderDiscovery,
 }
 
 impl std::fmt::Debug for Federation {
@@ -83,6 +86,7 @@ impl Federation {
             providers: providers.to_vec(),
             clock,
             verifier: OnceCell::new(),
+            discovery: ProviderDiscovery::new(providers),
         }
     }
 
@@ -102,6 +106,12 @@ impl Federation {
                 builder.build().map(Arc::new)
             })
             .await
+    }
+
+    /// The providers' discovery documents (kept an hour each) and the client of the calls to
+    /// them, for the browser sign-in flow.
+    pub(crate) fn discovery(&self) -> &ProviderDiscovery {
+        &self.discovery
     }
 
     /// The provider of this name.

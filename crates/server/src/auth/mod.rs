@@ -47,6 +47,7 @@ pub mod federation;
 mod json_api;
 mod oauth;
 mod params;
+pub(crate) mod provider_discovery;
 
 use std::sync::Arc;
 

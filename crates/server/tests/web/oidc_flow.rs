@@ -27,6 +27,7 @@ on_both_backends!(
     oidc_flow::state_must_match,
     oidc_flow::tampered_expired_or_foreign_cookies_are_state_mismatch,
     oidc_flow::a_flow_started_on_one_instance_finishes_on_another,
+    oidc_flow::each_instance_keeps_its_own_discovery_documents,
     oidc_flow::nonce_must_be_the_one_sent,
     oidc_flow::provider_refusals_are_provider_error,
     oidc_flow::provider_down_is_provider_unavailable,
@@ -733,6 +734,28 @@ pub(crate) async fn a_flow_started_on_one_instance_finishes_on_another(ctx: Ctx)
     );
     // The session is one of the shared database: the first instance refreshes it.
     refresh_with_cookie(&first, &refresh).await;
+    first.stop().await;
+    second.stop().await;
+}
+
+/// The discovery documents are kept by the app state, not by the process: two instances in
+/// one process fetch their own, and each keeps it (an hour) for its later sign-ins.
+pub(crate) async fn each_instance_keeps_its_own_discovery_documents(ctx: Ctx) {
+    let acme = Provider::start(None).await;
+    let toml = acme.toml("acme");
+    let first = Issuer::start_with_toml(ctx.store.clone(), &toml, &[]).await;
+    let second = Issuer::start_with_toml(ctx.store, &toml, &[]).await;
+    assert_signed_in(&sign_in(&first, "acme", None).await, "/account");
+    assert_eq!(acme.with(|r| r.discovery_hits), 1);
+    assert_signed_in(&sign_in(&second, "acme", None).await, "/account");
+    assert_eq!(acme.with(|r| r.discovery_hits), 2);
+    assert_signed_in(&sign_in(&first, "acme", None).await, "/account");
+    assert_signed_in(&sign_in(&second, "acme", None).await, "/account");
+    assert_eq!(acme.with(|r| r.discovery_hits), 2);
+    // While the provider's discovery answers 503, an instance still signs in with the
+    // document it keeps.
+    acme.with(|r| r.discovery_status = StatusCode::SERVICE_UNAVAILABLE);
+    assert_signed_in(&sign_in(&first, "acme", None).await, "/account");
     first.stop().await;
     second.stop().await;
 }

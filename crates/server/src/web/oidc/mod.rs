@@ -34,8 +34,8 @@
 //!   (OpenID Connect Discovery §4.3); it and both endpoints follow the outbound URL rule of
 //!   [`tessera_guard::check_outbound_url`] (`https`, or `http` on loopback). No redirect is
 //!   followed; each call has a 5 s connect and 10 s overall timeout and a 256 KiB answer
-//!   limit. A document is kept for an hour (per issuer, in this process); a failed fetch is
-//!   not kept, so the next sign-in tries again.
+//!   limit. A document is kept for an hour per issuer by the app state (two instances in one
+//!   process keep their own); a failed fetch is not kept, so the next sign-in tries again.
 //! - **`start`** makes `state`, `nonce` and the PKCE verifier (32 random bytes each,
 //!   base64url: 43 characters; the challenge is base64url(SHA-256(verifier))), and keeps them
 //!   with the provider's name, `return_to` and the time in the `tessera_oidc` cookie:
@@ -78,6 +78,7 @@ use tessera_jwt::SecretString;
 
 use super::cookies;
 use crate::auth::federation::{self, Refusal};
+use crate::auth::provider_discovery::Endpoints;
 use crate::config::ProviderSettings;
 use crate::http::ClientAddr;
 use crate::http::no_store;
@@ -267,7 +268,7 @@ async fn start(
         tracing::info!(provider = ?name, "sign-in with an unknown provider (or one without client_id)");
         return fail(&state, Failure::ProviderUnavailable);
     };
-    let endpoints = match discover(provider).await {
+    let endpoints = match discover(&state, provider).await {
         Ok(endpoints) => endpoints,
         Err(e) => {
             tracing::warn!(provider = %provider.name, error = %e, "the provider's discovery document is not available");
@@ -315,7 +316,7 @@ pub(crate) async fn begin_link(
 ) -> Result<(Url, HeaderValue), LinkStartError> {
     let (provider, client_id) =
         browser_provider(state, provider).ok_or(LinkStartError::UnknownProvider)?;
-    let endpoints = discover(provider).await.map_err(|e| {
+    let endpoints = discover(state, provider).await.map_err(|e| {
         tracing::warn!(provider = %provider.name, error = %e, "the provider's discovery document is not available");
         LinkStartError::Unavailable
     })?;
@@ -489,7 +490,7 @@ async fn callback(
         return fail_to(&state, ending, Failure::ProviderError);
     };
 
-    let endpoints = match discover(provider).await {
+    let endpoints = match discover(&state, provider).await {
         Ok(endpoints) => endpoints,
         Err(e) => {
             tracing::warn!(provider = %provider.name, error = %e, "the provider's discovery document is not available");
@@ -498,6 +499,7 @@ async fn callback(
     };
     let redirect_uri = redirect_uri(&state, &provider.name);
     let id_token = match redeem_code(
+        &state,
         provider,
         client_id,
         &endpoints.token,

@@ -1,9 +1,8 @@
-//! Talking to a provider: its discovery document (kept an hour per issuer), and redeeming
-//! a code at its token endpoint.
+//! Talking to a provider: its endpoints (from the discovery documents the app state keeps,
+//! [`ProviderDiscovery`](crate::auth::provider_discovery::ProviderDiscovery)), and redeeming a
+//! code at its token endpoint.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use axum::http::HeaderValue;
 use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
@@ -15,14 +14,9 @@ use tessera_jwt::SecretString;
 use zeroize::Zeroizing;
 
 use super::Failure;
+use crate::auth::provider_discovery::{Endpoints, MAX_ANSWER_BYTES};
 use crate::config::ProviderSettings;
-
-/// How long a discovery document is kept.
-pub(super) const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
-/// Timeouts and size limit of the calls to a provider.
-pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-pub(super) const CALL_TIMEOUT: Duration = Duration::from_secs(10);
-pub(super) const MAX_ANSWER_BYTES: usize = 256 * 1024;
+use crate::state::AppState;
 
 // ---- talking to the provider ----------------------------------------------------------------------
 
@@ -46,99 +40,18 @@ impl CallError {
     }
 }
 
-/// The HTTP client of the calls to providers: no redirects, timeouts, rustls. Connections are
-/// not pooled (sign-ins are rare, and a pooled connection would outlive the runtime it was
-/// made on when several runtimes share this process, as tests do).
-pub(super) fn http_client() -> Result<&'static reqwest::Client, CallError> {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    if let Some(client) = CLIENT.get() {
-        return Ok(client);
-    }
-    let client = reqwest::Client::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(CALL_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .pool_max_idle_per_host(0)
-        .user_agent(concat!("tessera/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| CallError::Unavailable(format!("the HTTP client cannot be built: {e}")))?;
-    Ok(CLIENT.get_or_init(|| client))
-}
-
-/// A provider's endpoints, from its discovery document.
-#[derive(Debug)]
-pub(super) struct Endpoints {
-    pub(super) authorization: Url,
-    pub(super) token: Url,
-}
-
-#[derive(Deserialize)]
-pub(super) struct DiscoveryDocument {
-    pub(super) issuer: String,
-    pub(super) authorization_endpoint: String,
-    pub(super) token_endpoint: String,
-}
-
-pub(super) type DiscoveryCache = Mutex<HashMap<String, (Instant, Arc<Endpoints>)>>;
-
-/// The endpoints of `provider`: kept for [`DISCOVERY_TTL`], else fetched.
-pub(super) async fn discover(provider: &ProviderSettings) -> Result<Arc<Endpoints>, CallError> {
-    static CACHE: OnceLock<DiscoveryCache> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    if let Some((fetched, endpoints)) = cache
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(&provider.issuer)
-        && fetched.elapsed() < DISCOVERY_TTL
-    {
-        return Ok(Arc::clone(endpoints));
-    }
-    let endpoints = Arc::new(fetch_discovery(&provider.issuer).await?);
-    cache.lock().unwrap_or_else(PoisonError::into_inner).insert(
-        provider.issuer.clone(),
-        (Instant::now(), Arc::clone(&endpoints)),
-    );
-    Ok(endpoints)
-}
-
-pub(super) async fn fetch_discovery(issuer: &str) -> Result<Endpoints, CallError> {
-    let url = format!(
-        "{}/.well-known/openid-configuration",
-        issuer.trim_end_matches('/')
-    );
-    let outbound = |what: &str, url: &str| {
-        tessera_guard::check_outbound_url(url)
-            .map_err(|e| CallError::Unavailable(format!("{what}: {e}")))
-            .and_then(|()| {
-                Url::parse(url).map_err(|e| CallError::Unavailable(format!("{what}: {e}")))
-            })
-    };
-    let url = outbound("discovery document", &url)?;
-    let response = http_client()?
-        .get(url.clone())
-        .header(ACCEPT, "application/json")
-        .send()
+/// The endpoints of `provider`, from the discovery documents `state` keeps (an hour each).
+pub(super) async fn discover(
+    state: &AppState,
+    provider: &ProviderSettings,
+) -> Result<Arc<Endpoints>, CallError> {
+    state
+        .auth
+        .federation()
+        .discovery()
+        .endpoints(provider)
         .await
-        .map_err(|e| CallError::Unavailable(format!("{url}: {e}")))?;
-    let status = response.status();
-    if status != reqwest::StatusCode::OK {
-        return Err(CallError::Unavailable(format!("{url}: status {status}")));
-    }
-    let body = read_limited(response)
-        .await
-        .map_err(|e| CallError::Unavailable(format!("{url}: {e}")))?;
-    let document: DiscoveryDocument = serde_json::from_slice(&body)
-        .map_err(|e| CallError::Unavailable(format!("{url}: not a discovery document: {e}")))?;
-    if document.issuer != issuer {
-        return Err(CallError::Unavailable(format!(
-            "{url}: the document's issuer {:?} is not the configured one",
-            document.issuer
-        )));
-    }
-    Ok(Endpoints {
-        authorization: outbound("authorization_endpoint", &document.authorization_endpoint)?,
-        token: outbound("token_endpoint", &document.token_endpoint)?,
-    })
+        .map_err(|e| CallError::Unavailable(e.to_string()))
 }
 
 /// A body of at most [`MAX_ANSWER_BYTES`].
@@ -173,6 +86,7 @@ pub(super) struct TokenError {
 
 /// Redeems `code` at the token endpoint (RFC 6749 §4.1.3 + RFC 7636 §4.5): the ID token.
 pub(super) async fn redeem_code(
+    state: &AppState,
     provider: &ProviderSettings,
     client_id: &str,
     token_endpoint: &Url,
@@ -189,7 +103,13 @@ pub(super) async fn redeem_code(
             .append_pair("client_id", client_id)
             .finish(),
     );
-    let mut request = http_client()?
+    let client = state
+        .auth
+        .federation()
+        .discovery()
+        .client()
+        .map_err(|e| CallError::Unavailable(e.to_string()))?;
+    let mut request = client
         .post(token_endpoint.clone())
         .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(ACCEPT, "application/json")
