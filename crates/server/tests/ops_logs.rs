@@ -1,19 +1,25 @@
 //! Logs: a request's log lines name its method and path, never a token, password or cookie,
-//! even at the most verbose level; what a token says is escaped, so it cannot forge a line. Alone in its test binary: tracing caches, per process,
-//! which call sites have a subscriber, and other tests running without one would hide them.
+//! even at the most verbose level; what a token says is escaped, so it cannot forge a line.
+//!
+//! Alone in its test binary, not a module of `tests/server`: these tests read the logs through
+//! a subscriber of their own (`set_default`, at TRACE), and tracing caches, per process and
+//! for all subscribers together, which call sites are enabled. Other tests running meanwhile
+//! without a subscriber, or under the harness's global one at `warn`, could leave the call
+//! sites these tests look for disabled, and their lines unwritten. It shares the harness's
+//! issuer builder.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 
-use tessera_jwt::{Clock, FixedClock};
-use tessera_server::config::Config;
-use tessera_server::keys::{KeyManager, MasterKey, MasterKeyRing, RotationPolicy};
-use tessera_server::metrics::Metrics;
-use tessera_server::state::AppState;
+use tessera_server::keys::MasterKey;
 use tessera_server::store;
 
-const NO_ENV: [(&str, &str); 0] = [];
+#[path = "server/harness/mod.rs"]
+#[allow(dead_code)]
+mod harness;
+
+use harness::issuer::{Issuer, StartKeys};
 
 /// Log lines of everything, at the most verbose level, collected in memory.
 #[derive(Clone, Default)]
@@ -33,17 +39,12 @@ impl std::io::Write for Captured {
 async fn app(dir: &tempfile::TempDir) -> axum::Router {
     let url = format!("sqlite://{}", dir.path().join("tessera.db").display());
     let store = store::connect(&url).await.unwrap();
-    let config = Config::from_toml_and_env("", NO_ENV).unwrap();
-    let clock: Arc<dyn Clock> = Arc::new(FixedClock::new(1_800_000_000));
-    let keys = Arc::new(KeyManager::new(
-        store.clone(),
-        clock.clone(),
-        Arc::new(MasterKeyRing::new(MasterKey::generate().unwrap().0, vec![])),
-        RotationPolicy::from_config(&config),
-        Metrics::new(),
-    ));
-    keys.init().await.unwrap();
-    let state = AppState::new(Arc::new(config), store, clock, keys, Metrics::new());
+    let (state, _clock) = Issuer::builder(store)
+        .only_toml("")
+        .master_key(MasterKey::generate().unwrap().0)
+        .keys(StartKeys::Init)
+        .state()
+        .await;
     tessera_server::app::router(state)
 }
 

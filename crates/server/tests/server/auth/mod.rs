@@ -10,14 +10,6 @@
 //! - `throttle`: login throttling and enumeration resistance.
 //! - `oidc`: sign-in with an outside identity provider (`/login/oidc`, RFC 8693 token exchange).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-#[path = "../harness/mod.rs"]
-#[macro_use]
-#[allow(dead_code, unreachable_pub)]
-mod harness;
-mod support;
-
 mod accounts;
 mod flow;
 mod input;

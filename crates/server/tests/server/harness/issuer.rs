@@ -1,12 +1,14 @@
 //! An issuer served on 127.0.0.1 (port 0) over a real store, with a fixed clock, small
-//! argon2 parameters and an ES256 key, and a client to talk to it.
+//! argon2 parameters and an ES256 key, and a client to talk to it; [`IssuerBuilder`] for the
+//! tests that need another configuration, clock, master key or address.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use serde_json::Value;
-use tessera_jwt::{Clock, FixedClock};
+use tessera_jwt::{Clock, FixedClock, SystemClock};
 use tessera_server::auth::client_secret::NewClientSecret;
 use tessera_server::config::Config;
 use tessera_server::keys::{KeyManager, MasterKey, MasterKeyRing, RotationPolicy};
@@ -36,11 +38,153 @@ pub(crate) struct Issuer {
     server: Option<Server>,
 }
 
+/// The keys an issuer has when it starts.
+#[derive(Clone, Copy)]
+pub(crate) enum StartKeys {
+    /// `KeyManager::init`: the first signing key is made if there is none (the default).
+    Init,
+    /// `KeyManager::reload`, its outcome ignored: whatever the store holds and the master key
+    /// opens.
+    Reload,
+    /// None loaded.
+    None,
+}
+
+/// How to build an [`Issuer`]: by default the base configuration, a fixed clock at [`NOW`],
+/// the tests' master key, keys initialised, served on a free port of 127.0.0.1.
+pub(crate) struct IssuerBuilder {
+    store: Arc<dyn Store>,
+    toml: String,
+    env: Vec<(String, String)>,
+    master: Option<MasterKey>,
+    system_clock: bool,
+    keys: StartKeys,
+    listen: SocketAddr,
+}
+
+impl IssuerBuilder {
+    /// More TOML after the configuration so far.
+    pub(crate) fn toml(mut self, extra_toml: &str) -> Self {
+        self.toml = format!("{}\n{extra_toml}", self.toml);
+        self
+    }
+
+    /// This TOML instead of the base configuration (and of any added so far).
+    pub(crate) fn only_toml(mut self, toml: &str) -> Self {
+        self.toml = toml.to_owned();
+        self
+    }
+
+    /// These `TESSERA_*` variables, which win over the file, as in production.
+    pub(crate) fn env(mut self, env: &[(&str, &str)]) -> Self {
+        self.env = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        self
+    }
+
+    /// This master key instead of the tests' one.
+    pub(crate) fn master_key(mut self, master: MasterKey) -> Self {
+        self.master = Some(master);
+        self
+    }
+
+    /// The system clock instead of the fixed one ([`Issuer::clock`] then drives nothing).
+    pub(crate) fn system_clock(mut self) -> Self {
+        self.system_clock = true;
+        self
+    }
+
+    pub(crate) fn keys(mut self, keys: StartKeys) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    /// Serves on this address instead of a free port of 127.0.0.1.
+    pub(crate) fn listen(mut self, listen: SocketAddr) -> Self {
+        self.listen = listen;
+        self
+    }
+
+    /// The issuer's state, not served, and its fixed clock.
+    pub(crate) async fn state(self) -> (AppState, Arc<FixedClock>) {
+        let config = Config::from_toml_and_env(
+            &self.toml,
+            self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+        .expect("test configuration");
+        let clock = Arc::new(FixedClock::new(NOW));
+        let dyn_clock: Arc<dyn Clock> = if self.system_clock {
+            Arc::new(SystemClock)
+        } else {
+            clock.clone()
+        };
+        let metrics = Metrics::new();
+        // One master key for every test by default, so that a second issuer on the same
+        // database reads the keys the first one made.
+        let master = match self.master {
+            Some(master) => master,
+            None => MasterKey::from_bytes(&[7u8; 32]).unwrap(),
+        };
+        let keys = Arc::new(KeyManager::new(
+            self.store.clone(),
+            dyn_clock.clone(),
+            Arc::new(MasterKeyRing::new(master, Vec::new())),
+            RotationPolicy::from_config(&config),
+            metrics.clone(),
+        ));
+        match self.keys {
+            StartKeys::Init => {
+                keys.init().await.unwrap();
+            }
+            StartKeys::Reload => {
+                let _ = keys.reload().await;
+            }
+            StartKeys::None => {}
+        }
+        let state = AppState::new(Arc::new(config), self.store, dyn_clock, keys, metrics);
+        (state, clock)
+    }
+
+    /// The issuer, served.
+    pub(crate) async fn start(self) -> Issuer {
+        let listen = self.listen;
+        let (state, clock) = self.state().await;
+        let server = Server::start(state.clone(), listen).await.unwrap();
+        let base = format!("http://{}", server.local_addr());
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        Issuer {
+            base,
+            http,
+            state,
+            clock,
+            server: Some(server),
+        }
+    }
+}
+
 impl Issuer {
+    /// How to build an issuer on `store`; see [`IssuerBuilder`].
+    pub(crate) fn builder(store: Arc<dyn Store>) -> IssuerBuilder {
+        IssuerBuilder {
+            store,
+            toml: BASE_TOML.to_owned(),
+            env: Vec::new(),
+            master: None,
+            system_clock: false,
+            keys: StartKeys::Init,
+            listen: "127.0.0.1:0".parse().unwrap(),
+        }
+    }
+
     /// An issuer on `store` with the base configuration, overridden by these
     /// `TESSERA_*` variables (which win over the file, as in production).
     pub(crate) async fn start(store: Arc<dyn Store>, env: &[(&str, &str)]) -> Self {
-        Self::start_with_toml(store, "", env).await
+        Self::builder(store).env(env).start().await
     }
 
     /// As [`Issuer::start`], with more TOML after the base configuration.
@@ -49,39 +193,12 @@ impl Issuer {
         extra_toml: &str,
         env: &[(&str, &str)],
     ) -> Self {
-        let toml = format!("{BASE_TOML}\n{extra_toml}");
-        let config =
-            Config::from_toml_and_env(&toml, env.iter().copied()).expect("test configuration");
-        let clock = Arc::new(FixedClock::new(NOW));
-        let dyn_clock: Arc<dyn Clock> = clock.clone();
-        let metrics = Metrics::new();
-        // One master key for every test, so that a second issuer on the same database reads
-        // the keys the first one made.
-        let master = MasterKey::from_bytes(&[7u8; 32]).unwrap();
-        let keys = Arc::new(KeyManager::new(
-            store.clone(),
-            dyn_clock.clone(),
-            Arc::new(MasterKeyRing::new(master, Vec::new())),
-            RotationPolicy::from_config(&config),
-            metrics.clone(),
-        ));
-        keys.init().await.unwrap();
-        let state = AppState::new(Arc::new(config), store, dyn_clock, keys, metrics);
-        let server = Server::start(state.clone(), "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-        let base = format!("http://{}", server.local_addr());
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
-        Self {
-            base,
-            http,
-            state,
-            clock,
-            server: Some(server),
-        }
+        Self::builder(store).toml(extra_toml).env(env).start().await
+    }
+
+    /// The address it serves on.
+    pub(crate) fn local_addr(&self) -> SocketAddr {
+        self.server.as_ref().expect("running").local_addr()
     }
 
     pub(crate) fn url(&self, path: &str) -> String {

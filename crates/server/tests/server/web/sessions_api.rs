@@ -4,14 +4,14 @@
 use serde_json::{Value, json};
 
 use crate::harness::Ctx;
-use crate::support::{Answer, Issuer, PASSWORD, claims};
+use crate::harness::issuer::{Answer, Issuer, PASSWORD, claims};
 
 on_both_backends!(
-    sessions_api::sessions_are_listed_with_the_current_one_marked,
-    sessions_api::ending_one_session_leaves_the_others,
-    sessions_api::other_users_sessions_are_not_found,
-    sessions_api::ending_every_session,
-    sessions_api::bearer_failures_are_rfc_6750,
+    sessions_are_listed_with_the_current_one_marked,
+    ending_one_session_leaves_the_others,
+    other_users_sessions_are_not_found,
+    ending_every_session,
+    bearer_failures_are_rfc_6750,
 );
 
 /// `POST /login` from a browser with this `User-Agent`: (access, refresh).
@@ -97,10 +97,10 @@ pub(crate) async fn sessions_are_listed_with_the_current_one_marked(ctx: Ctx) {
     assert_eq!(listed[0]["user_agent"], "Browser Two/2.0");
     assert_eq!(one["client_address"], "127.0.0.1");
     assert_eq!(one["client_id"], Value::Null);
-    assert_eq!(one["created_at"], crate::support::NOW);
-    assert_eq!(one["last_used_at"], crate::support::NOW);
+    assert_eq!(one["created_at"], crate::harness::issuer::NOW);
+    assert_eq!(one["last_used_at"], crate::harness::issuer::NOW);
     let expires_at = one["expires_at"].as_i64().unwrap();
-    assert!(expires_at > crate::support::NOW, "{one}");
+    assert!(expires_at > crate::harness::issuer::NOW, "{one}");
     assert_eq!(
         one.as_object().unwrap().len(),
         8,
@@ -119,7 +119,7 @@ pub(crate) async fn sessions_are_listed_with_the_current_one_marked(ctx: Ctx) {
     issuer.refresh(&refresh1).await.pair();
     let listed = sessions(&issuer, &access2).await;
     assert_eq!(listed[1]["id"], sid(&access1), "{listed:?}");
-    assert_eq!(listed[1]["last_used_at"], crate::support::NOW + 10);
+    assert_eq!(listed[1]["last_used_at"], crate::harness::issuer::NOW + 10);
     assert_eq!(listed[0]["id"], sid(&access2));
     issuer.stop().await;
 }
@@ -340,7 +340,7 @@ pub(crate) async fn bearer_failures_are_rfc_6750(ctx: Ctx) {
     issuer
         .state
         .store
-        .set_user_disabled(&alice.id, true, crate::support::NOW)
+        .set_user_disabled(&alice.id, true, crate::harness::issuer::NOW)
         .await
         .unwrap();
     for (method, path) in &routes {

@@ -1,5 +1,5 @@
 //! The browser face's server side over real HTTP on 127.0.0.1, every case against an SQLite
-//! file and against PostgreSQL (as `tests/auth`, whose support code this shares):
+//! file and against PostgreSQL (as `auth`, with the harness's issuer):
 //!
 //! - `session`: the cookie session (login, silent refresh, sign-out) and its CSRF defence.
 //! - `sessions_api`: `GET /sessions`, `DELETE /sessions/{id}`, `DELETE /sessions`.
@@ -9,16 +9,6 @@
 //! - `usernames`: RFC 8265 usernames through the admin API (look-alikes refused).
 //! - `oidc_flow`: sign-in with an outside provider (authorization code + PKCE) against a
 //!   provider served on 127.0.0.1.
-
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-#[path = "../harness/mod.rs"]
-#[macro_use]
-#[allow(dead_code, unreachable_pub)]
-mod harness;
-#[path = "../auth/support.rs"]
-#[allow(dead_code)]
-mod support;
 
 mod admin_api;
 mod key_revocation;

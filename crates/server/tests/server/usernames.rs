@@ -3,15 +3,9 @@
 //! finds stored names colliding once normalised (and stops `tessera serve`), the rewrite of
 //! the others to their normal form, and `rename` that resolves a collision.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-#[macro_use]
-#[allow(dead_code)]
-mod harness;
-
 use std::sync::Arc;
 
-use harness::Ctx;
+use crate::harness::Ctx;
 use tessera_server::accounts::{self, UsernameError};
 use tessera_server::admin::StartupError;
 use tessera_server::config::Config;

@@ -19,27 +19,27 @@ use serde_json::{Value, json};
 use tessera_jwt::{Algorithm, Clock as _, Header, KeySet, SigningKey};
 
 use crate::harness::Ctx;
-use crate::support::{Answer, Issuer, NOW, basic_header};
+use crate::harness::issuer::{Answer, Issuer, NOW, basic_header};
 
 on_both_backends!(
-    oidc_flow::whole_flow_with_a_confidential_client,
-    oidc_flow::public_client_uses_pkce_alone,
-    oidc_flow::state_must_match,
-    oidc_flow::tampered_expired_or_foreign_cookies_are_state_mismatch,
-    oidc_flow::a_flow_started_on_one_instance_finishes_on_another,
-    oidc_flow::each_instance_keeps_its_own_discovery_documents,
-    oidc_flow::nonce_must_be_the_one_sent,
-    oidc_flow::provider_refusals_are_provider_error,
-    oidc_flow::provider_down_is_provider_unavailable,
-    oidc_flow::return_to_is_only_a_path_of_this_origin,
-    oidc_flow::account_conflict,
-    oidc_flow::providers_list_only_those_with_a_client_id,
-    oidc_flow::browser_sign_in_never_takes_over_an_existing_account,
-    oidc_flow::a_signed_in_user_connects_and_disconnects_a_provider,
-    oidc_flow::the_last_way_to_sign_in_cannot_be_disconnected,
-    oidc_flow::connecting_needs_a_recent_sign_in_of_a_live_session,
-    oidc_flow::a_link_ends_on_the_account_page_whatever_happens,
-    oidc_flow::the_flow_cookie_is_prefixed_on_https,
+    whole_flow_with_a_confidential_client,
+    public_client_uses_pkce_alone,
+    state_must_match,
+    tampered_expired_or_foreign_cookies_are_state_mismatch,
+    a_flow_started_on_one_instance_finishes_on_another,
+    each_instance_keeps_its_own_discovery_documents,
+    nonce_must_be_the_one_sent,
+    provider_refusals_are_provider_error,
+    provider_down_is_provider_unavailable,
+    return_to_is_only_a_path_of_this_origin,
+    account_conflict,
+    providers_list_only_those_with_a_client_id,
+    browser_sign_in_never_takes_over_an_existing_account,
+    a_signed_in_user_connects_and_disconnects_a_provider,
+    the_last_way_to_sign_in_cannot_be_disconnected,
+    connecting_needs_a_recent_sign_in_of_a_live_session,
+    a_link_ends_on_the_account_page_whatever_happens,
+    the_flow_cookie_is_prefixed_on_https,
 );
 
 const CLIENT_ID: &str = "tessera-web.apps.example.com";
@@ -1144,7 +1144,7 @@ async fn disconnect(issuer: &Issuer, access: &str, id: &str) -> Answer {
 
 /// A password sign-in: the access token.
 async fn password_access(issuer: &Issuer, name: &str) -> String {
-    let answer = issuer.login(name, crate::support::PASSWORD).await;
+    let answer = issuer.login(name, crate::harness::issuer::PASSWORD).await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     answer.pair().0
 }
@@ -1157,7 +1157,7 @@ async fn provider_access(issuer: &Issuer, name: &str) -> String {
 }
 
 fn sub_of(access: &str) -> String {
-    crate::support::claims(access)["sub"]
+    crate::harness::issuer::claims(access)["sub"]
         .as_str()
         .unwrap()
         .to_owned()
@@ -1171,7 +1171,11 @@ pub(crate) async fn browser_sign_in_never_takes_over_an_existing_account(ctx: Ct
     let provider = Provider::start(None).await;
     let issuer = Issuer::start_with_toml(ctx.store, &provider.toml("acme"), &[]).await;
     let ops = issuer
-        .user("ops@corp.example", crate::support::PASSWORD, &["admin"])
+        .user(
+            "ops@corp.example",
+            crate::harness::issuer::PASSWORD,
+            &["admin"],
+        )
         .await;
     for (sub, verified) in [("evil-1", json!("true")), ("evil-2", json!(true))] {
         provider.with(|r| {
@@ -1184,7 +1188,7 @@ pub(crate) async fn browser_sign_in_never_takes_over_an_existing_account(ctx: Ct
             ops.id,
             "{verified}: signed in as the admin"
         );
-        let roles = crate::support::claims(&access)["roles"].clone();
+        let roles = crate::harness::issuer::claims(&access)["roles"].clone();
         assert!(roles.is_null() || roles == json!([]), "{roles}");
         let admin = Answer::read(
             issuer
@@ -1236,7 +1240,9 @@ pub(crate) async fn browser_sign_in_never_takes_over_an_existing_account(ctx: Ct
 pub(crate) async fn a_signed_in_user_connects_and_disconnects_a_provider(ctx: Ctx) {
     let provider = Provider::start(Some(CLIENT_SECRET)).await;
     let issuer = Issuer::start_with_toml(ctx.store, &provider.toml("acme"), &[]).await;
-    let jane = issuer.user("jane", crate::support::PASSWORD, &[]).await;
+    let jane = issuer
+        .user("jane", crate::harness::issuer::PASSWORD, &[])
+        .await;
     let access = password_access(&issuer, "jane").await;
 
     let listed = identities(&issuer, &access).await;
@@ -1340,7 +1346,9 @@ pub(crate) async fn the_last_way_to_sign_in_cannot_be_disconnected(ctx: Ctx) {
     );
 
     // Someone else's identity is unknown to another user; so is anything that is no id.
-    issuer.user("jane", crate::support::PASSWORD, &[]).await;
+    issuer
+        .user("jane", crate::harness::issuer::PASSWORD, &[])
+        .await;
     let jane = password_access(&issuer, "jane").await;
     for other in [id.as_str(), "AAAAAAAAAAAAAAAAAAAAAA", "..%2Fx", "a%00b"] {
         disconnect(&issuer, &jane, other)
@@ -1376,7 +1384,9 @@ pub(crate) async fn connecting_needs_a_recent_sign_in_of_a_live_session(ctx: Ctx
         provider.toml("acme")
     );
     let issuer = Issuer::start_with_toml(ctx.store, &toml, &[]).await;
-    let jane = issuer.user("jane", crate::support::PASSWORD, &[]).await;
+    let jane = issuer
+        .user("jane", crate::harness::issuer::PASSWORD, &[])
+        .await;
     let access = password_access(&issuer, "jane").await;
 
     // No token, or a token that is not a user's sign-in.
@@ -1409,7 +1419,7 @@ pub(crate) async fn connecting_needs_a_recent_sign_in_of_a_live_session(ctx: Ctx
     assert_eq!(connect(&issuer, &fresh, "acme").await.status, 200);
 
     // A signed-out session's token (still unexpired) cannot start a link.
-    let family = crate::support::claims(&fresh)["sid"]
+    let family = crate::harness::issuer::claims(&fresh)["sid"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -1451,7 +1461,9 @@ pub(crate) async fn connecting_needs_a_recent_sign_in_of_a_live_session(ctx: Ctx
 pub(crate) async fn a_link_ends_on_the_account_page_whatever_happens(ctx: Ctx) {
     let provider = Provider::start(None).await;
     let issuer = Issuer::start_with_toml(ctx.store, &provider.toml("acme"), &[]).await;
-    let jane = issuer.user("jane", crate::support::PASSWORD, &[]).await;
+    let jane = issuer
+        .user("jane", crate::harness::issuer::PASSWORD, &[])
+        .await;
     let store = &issuer.state.store;
 
     // The person says no at the provider.

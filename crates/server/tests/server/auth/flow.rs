@@ -8,7 +8,7 @@ use tessera_server::keys::RotateMode;
 use tessera_server::store::TokenHash;
 
 use crate::harness::Ctx;
-use crate::support::{Issuer, NOW, PASSWORD, claims, header};
+use crate::harness::issuer::{Issuer, NOW, PASSWORD, claims, header};
 
 pub(crate) async fn whole_flow(ctx: Ctx) {
     let issuer = Issuer::start(ctx.store, &[]).await;

@@ -2,11 +2,6 @@
 //! (SQLite database, master key file of mode 0600, first signing key) and the next ones,
 //! and `serve::run` end to end with a shutdown signal.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-#[allow(dead_code)]
-mod harness;
-
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -147,7 +142,7 @@ async fn first_run_creates_the_master_key_file_0600_and_later_runs_read_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_needs_a_configured_master_key() {
-    harness::postgres(|ctx: harness::Ctx| async move {
+    crate::harness::postgres(|ctx: crate::harness::Ctx| async move {
         let config =
             Config::load_with_env(None, [("TESSERA_DATABASE_URL", ctx.url.as_str())]).unwrap();
         let err = Context::from_config(config, Arc::new(SystemClock))

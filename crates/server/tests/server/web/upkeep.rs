@@ -7,15 +7,15 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::harness::Ctx;
-use crate::sessions_api::call;
-use crate::support::{Issuer, PASSWORD, claims};
+use crate::harness::issuer::{Issuer, PASSWORD, claims};
+use crate::web::sessions_api::call;
 
 on_both_backends!(
-    upkeep::logins_beyond_the_session_cap_revoke_the_oldest_session,
-    upkeep::sessions_come_a_page_at_a_time,
-    upkeep::bad_limits_and_cursors_are_400,
-    upkeep::admin_lists_come_a_page_at_a_time,
-    upkeep::admin_deletes_a_user_with_sessions_and_identities,
+    logins_beyond_the_session_cap_revoke_the_oldest_session,
+    sessions_come_a_page_at_a_time,
+    bad_limits_and_cursors_are_400,
+    admin_lists_come_a_page_at_a_time,
+    admin_deletes_a_user_with_sessions_and_identities,
 );
 
 /// Every item of a paged list, following `next_cursor` (`limit` per page), and the number of

@@ -10,22 +10,22 @@ use tessera_jwt::Clock as _;
 use tessera_server::store::TokenHash;
 
 use crate::harness::Ctx;
-use crate::support::{Answer, Issuer, NOW, PASSWORD, claims};
+use crate::harness::issuer::{Answer, Issuer, NOW, PASSWORD, claims};
 
 on_both_backends!(
-    session::login_sets_the_cookie,
-    session::refresh_rotates_the_cookie,
-    session::reuse_after_the_grace_revokes_the_family,
-    session::refresh_without_a_usable_cookie_is_401_and_clears_it,
-    session::sign_out_revokes,
-    session::signing_in_again_ends_the_previous_session,
-    session::every_csrf_failure_is_403_and_changes_nothing,
-    session::wrong_password_and_disabled_accounts,
-    session::bad_bodies_are_400,
-    session::throttled_sign_in_names_the_wait,
-    session::https_issuer_sets_secure_cookies,
-    session::https_issuer_reads_only_prefixed_cookies,
-    session::cors_does_not_open_the_session_to_other_origins,
+    login_sets_the_cookie,
+    refresh_rotates_the_cookie,
+    reuse_after_the_grace_revokes_the_family,
+    refresh_without_a_usable_cookie_is_401_and_clears_it,
+    sign_out_revokes,
+    signing_in_again_ends_the_previous_session,
+    every_csrf_failure_is_403_and_changes_nothing,
+    wrong_password_and_disabled_accounts,
+    bad_bodies_are_400,
+    throttled_sign_in_names_the_wait,
+    https_issuer_sets_secure_cookies,
+    https_issuer_reads_only_prefixed_cookies,
+    cors_does_not_open_the_session_to_other_origins,
 );
 
 const SESSION: &str = "/browser/session";

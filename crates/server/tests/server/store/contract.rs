@@ -3,10 +3,6 @@
 //! test in a fresh schema that it drops afterwards). If PostgreSQL is not reachable the
 //! PostgreSQL tests fail, saying how to start it; they are never skipped.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod harness;
-
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
@@ -19,34 +15,12 @@ use tessera_server::store::{
     StoreError, StoreOptions, TokenHash, Unlink, User, revocation_reason,
 };
 
-use harness::Ctx;
+use crate::harness::Ctx;
 
 const NOW: i64 = 1_800_000_000;
 const DAY: i64 = 86_400;
 
-/// Instantiates every case for both backends: `sqlite::case` and `postgres::case`.
-macro_rules! contract {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    crate::harness::sqlite(crate::$case).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    crate::harness::postgres(crate::$case).await;
-                }
-            )*
-        }
-    };
-}
-
-contract!(
+on_both_backends!(
     ping_and_close,
     ping_reads_the_schema,
     reopening_keeps_data,
@@ -2053,9 +2027,9 @@ mod backend_specific {
 // ---- login-throttle buckets (shared by instances: one atomic statement per take) ------------
 
 mod throttle_buckets {
-    contract!(
-        bucket_takes_follow_gcra,
-        concurrent_bucket_takes_take_the_burst
+    on_both_backends!(
+        super::bucket_takes_follow_gcra,
+        super::concurrent_bucket_takes_take_the_burst
     );
 }
 

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::harness::Ctx;
-use crate::support::{Issuer, NOW, PASSWORD, claims};
+use crate::harness::issuer::{Issuer, NOW, PASSWORD, claims};
 
 pub(crate) async fn password_grant_without_client(ctx: Ctx) {
     let issuer = Issuer::start(ctx.store, &[]).await;

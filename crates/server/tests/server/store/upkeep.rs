@@ -2,11 +2,6 @@
 //! under its database lock, the cap of live sessions per user, keyset pages of the lists, and
 //! deleting a user with everything that hangs on it.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-#[macro_use]
-mod harness;
-
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +14,7 @@ use tessera_server::store::{
     RefreshFamily, Rotation, Store, StoreError, TokenHash, User, revocation_reason,
 };
 
-use harness::Ctx;
+use crate::harness::Ctx;
 
 const NOW: i64 = 1_800_000_000;
 const DAY: i64 = 86_400;

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::harness::Ctx;
-use crate::support::{Answer, Issuer, PASSWORD};
+use crate::harness::issuer::{Answer, Issuer, PASSWORD};
 
 pub(crate) async fn login_is_throttled_per_account(ctx: Ctx) {
     // The defaults: 5 failures per account per 15 minutes.
@@ -115,7 +115,7 @@ pub(crate) async fn unknown_user_and_wrong_password_answer_alike(ctx: Ctx) {
                 password_hash: None,
                 roles: &[],
             },
-            crate::support::NOW,
+            crate::harness::issuer::NOW,
         )
         .await
         .unwrap();

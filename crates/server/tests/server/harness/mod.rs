@@ -1,4 +1,5 @@
-//! Where the contract cases run: a fresh SQLite file, or a fresh PostgreSQL schema.
+//! The tests' harness: where a database case runs (a fresh SQLite file, or a fresh PostgreSQL
+//! schema), and in `issuer`, an issuer running on a store and a client to talk to it.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -6,30 +7,35 @@ use std::sync::Arc;
 use sqlx::Connection;
 use tessera_server::store::{self, Store};
 
-/// Instantiates every case for both backends, in the module that invokes it:
-/// `sqlite::case` and `postgres::case`, each `case(ctx)` run on a fresh database. Needs
-/// `#[macro_use]` on `mod harness`.
+/// Instantiates every case for both backends, in the module that invokes it: for a case at
+/// `path::to::case`, the tests `sqlite::case` and `postgres::case`, each running `case(ctx)` on
+/// a fresh database. Paths are relative to the invoking module (or start with `crate`); a case
+/// is an `async fn(Ctx)`.
 #[allow(unused_macros)]
 macro_rules! on_both_backends {
-    ($($module:ident :: $case:ident),* $(,)?) => {
+    (@case $backend:ident [super] crate $($rest:ident)+) => {
+        on_both_backends!(@case $backend [crate] $($rest)+);
+    };
+    (@case $backend:ident [$($prefix:ident)+] $case:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $case() {
+            crate::harness::$backend($($prefix::)+ $case).await;
+        }
+    };
+    (@case $backend:ident [$($prefix:ident)+] $head:ident $($rest:ident)+) => {
+        on_both_backends!(@case $backend [$($prefix)+ $head] $($rest)+);
+    };
+    ($($($segment:ident)::+),* $(,)?) => {
         mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    crate::harness::sqlite(crate::$module::$case).await;
-                }
-            )*
+            $(on_both_backends!(@case sqlite [super] $($segment)+);)*
         }
         mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    crate::harness::postgres(crate::$module::$case).await;
-                }
-            )*
+            $(on_both_backends!(@case postgres [super] $($segment)+);)*
         }
     };
 }
+
+pub(crate) mod issuer;
 
 /// What a case gets: the store, and the URL of its database (to open a second instance).
 pub(crate) struct Ctx {

@@ -13,12 +13,12 @@ use tessera_server::keys::{MasterKey, MasterKeyRing};
 use tessera_server::store::{self, KeyState};
 
 use crate::harness::Ctx;
-use crate::sessions_api::call;
-use crate::support::{Issuer, PASSWORD, claims, header};
+use crate::harness::issuer::{Issuer, PASSWORD, claims, header};
+use crate::web::sessions_api::call;
 
 on_both_backends!(
-    key_revocation::tokens_signed_with_a_stolen_key_are_refused_once_it_is_revoked,
-    key_revocation::revoking_is_for_admins_idempotent_and_404_for_unknown_keys,
+    tokens_signed_with_a_stolen_key_are_refused_once_it_is_revoked,
+    revoking_is_for_admins_idempotent_and_404_for_unknown_keys,
 );
 
 /// The private key of `kid` as an attacker who stole it would hold it (the tests' master key).

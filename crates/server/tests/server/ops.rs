@@ -2,54 +2,40 @@
 //! gone (PostgreSQL behind a TCP relay on 127.0.0.1 that the test cuts and restores; an
 //! SQLite store closed) or no signing key is loaded, and 200 again after recovery.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod harness;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use harness::Ctx;
 use reqwest::StatusCode;
 use serde_json::Value;
-use tessera_jwt::{Clock, FixedClock};
-use tessera_server::config::Config;
-use tessera_server::keys::{KeyManager, MasterKey, MasterKeyRing, RotationPolicy};
-use tessera_server::metrics::Metrics;
-use tessera_server::serve::Server;
-use tessera_server::state::AppState;
+use tessera_server::keys::MasterKey;
 use tessera_server::store::{self, Store, StoreOptions};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-const NO_ENV: [(&str, &str); 0] = [];
+use crate::harness::Ctx;
+use crate::harness::issuer::{Issuer, StartKeys};
 
-async fn serve(store: Arc<dyn Store>, init_keys: bool) -> (Server, AppState) {
-    let config = Config::from_toml_and_env("listen = \"127.0.0.1:0\"", NO_ENV).unwrap();
-    let clock: Arc<dyn Clock> = Arc::new(FixedClock::new(1_800_000_000));
-    let metrics = Metrics::new();
-    let keys = Arc::new(KeyManager::new(
-        store.clone(),
-        clock.clone(),
-        Arc::new(MasterKeyRing::new(MasterKey::generate().unwrap().0, vec![])),
-        RotationPolicy::from_config(&config),
-        metrics.clone(),
-    ));
-    if init_keys {
-        keys.init().await.unwrap();
-    }
-    let listen = config.listen;
-    let state = AppState::new(Arc::new(config), store, clock, keys, metrics);
-    (Server::start(state.clone(), listen).await.unwrap(), state)
+/// An issuer on `store` with the default configuration (keys initialised or not).
+async fn serve(store: Arc<dyn Store>, init_keys: bool) -> Issuer {
+    let keys = if init_keys {
+        StartKeys::Init
+    } else {
+        StartKeys::None
+    };
+    Issuer::builder(store)
+        .only_toml("")
+        .keys(keys)
+        .start()
+        .await
 }
 
-async fn get(server: &Server, path: &str) -> (StatusCode, Value) {
+async fn get(server: &Issuer, path: &str) -> (StatusCode, Value) {
     let response = reqwest::Client::builder()
         .no_proxy()
         .build()
         .unwrap()
-        .get(format!("http://{}{path}", server.local_addr()))
+        .get(server.url(path))
         .send()
         .await
         .unwrap();
@@ -98,7 +84,7 @@ impl Relay {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn readyz_postgres_gone_and_back() {
-    harness::postgres(|ctx: Ctx| async move {
+    crate::harness::postgres(|ctx: Ctx| async move {
         let mut url = url::Url::parse(&ctx.url).unwrap();
         let target: SocketAddr =
             format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432))
@@ -109,7 +95,7 @@ async fn readyz_postgres_gone_and_back() {
         url.set_host(Some("127.0.0.1")).unwrap();
         let options = StoreOptions::default().acquire_timeout(Duration::from_secs(1));
         let relayed = store::connect_with(url.as_str(), &options).await.unwrap();
-        let (server, _state) = serve(relayed.clone(), true).await;
+        let server = serve(relayed.clone(), true).await;
 
         assert_eq!(get(&server, "/readyz").await.0, StatusCode::OK);
         relay.set(false);
@@ -145,7 +131,7 @@ async fn readyz_postgres_gone_and_back() {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        server.shutdown().await.unwrap();
+        server.stop().await;
         relayed.close().await;
     })
     .await;
@@ -153,8 +139,8 @@ async fn readyz_postgres_gone_and_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn readyz_sqlite_store_closed() {
-    harness::sqlite(|ctx: Ctx| async move {
-        let (server, _state) = serve(ctx.store.clone(), true).await;
+    crate::harness::sqlite(|ctx: Ctx| async move {
+        let server = serve(ctx.store.clone(), true).await;
         assert_eq!(get(&server, "/readyz").await.0, StatusCode::OK);
         ctx.store.close().await;
         let (status, body) = get(&server, "/readyz").await;
@@ -166,15 +152,15 @@ async fn readyz_sqlite_store_closed() {
                 .contains("database unreachable"),
             "{body}"
         );
-        server.shutdown().await.unwrap();
+        server.stop().await;
     })
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn readyz_without_a_signing_key() {
-    harness::sqlite(|ctx: Ctx| async move {
-        let (server, state) = serve(ctx.store.clone(), false).await;
+    crate::harness::sqlite(|ctx: Ctx| async move {
+        let server = serve(ctx.store.clone(), false).await;
         let (status, body) = get(&server, "/readyz").await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert!(
@@ -188,9 +174,9 @@ async fn readyz_without_a_signing_key() {
             get(&server, "/healthz").await,
             (StatusCode::OK, serde_json::json!({"status": "ok"}))
         );
-        state.keys.init().await.unwrap();
+        server.state.keys.init().await.unwrap();
         assert_eq!(get(&server, "/readyz").await.0, StatusCode::OK);
-        server.shutdown().await.unwrap();
+        server.stop().await;
     })
     .await;
 }
@@ -200,28 +186,20 @@ async fn readyz_without_a_signing_key() {
 /// go to the log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn readyz_tells_anonymous_callers_no_key_ids() {
-    harness::sqlite(|ctx: Ctx| async move {
-        let (server, state) = serve(ctx.store.clone(), true).await;
-        let kid = state.keys.list().await.unwrap()[0].kid.clone();
-        server.shutdown().await.unwrap();
+    crate::harness::sqlite(|ctx: Ctx| async move {
+        let server = serve(ctx.store.clone(), true).await;
+        let kid = server.state.keys.list().await.unwrap()[0].kid.clone();
+        server.stop().await;
 
         // The same database under another master key: the active key cannot be opened.
-        let config = Config::from_toml_and_env("listen = \"127.0.0.1:0\"", NO_ENV).unwrap();
-        let clock: Arc<dyn Clock> = Arc::new(FixedClock::new(1_800_000_000));
         let other = MasterKey::generate().unwrap().0;
         let other_id = other.id().to_owned();
-        let metrics = Metrics::new();
-        let keys = Arc::new(KeyManager::new(
-            ctx.store.clone(),
-            clock.clone(),
-            Arc::new(MasterKeyRing::new(other, vec![])),
-            RotationPolicy::from_config(&config),
-            metrics.clone(),
-        ));
-        let _ = keys.reload().await;
-        let listen = config.listen;
-        let state = AppState::new(Arc::new(config), ctx.store.clone(), clock, keys, metrics);
-        let server = Server::start(state, listen).await.unwrap();
+        let server = Issuer::builder(ctx.store.clone())
+            .only_toml("")
+            .master_key(other)
+            .keys(StartKeys::Reload)
+            .start()
+            .await;
 
         let (status, body) = get(&server, "/readyz").await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
@@ -232,7 +210,7 @@ async fn readyz_tells_anonymous_callers_no_key_ids() {
             !text.contains(&other_id),
             "/readyz names the master key id: {text}"
         );
-        server.shutdown().await.unwrap();
+        server.stop().await;
     })
     .await;
 }

@@ -3,15 +3,11 @@
 //! runs on SQLite (a real file) and PostgreSQL (a schema of its own), through the store
 //! contract's harness.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod harness;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use harness::Ctx;
+use crate::harness::Ctx;
 use serde_json::json;
 use tessera_jwt::{Algorithm, FixedClock, Header, Jwk, JwkSet, KeySet, SigningKey, Validation};
 use tessera_server::config::Config;
@@ -24,28 +20,7 @@ use tessera_server::store::{self, KeyState, Store};
 const T0: i64 = 1_800_000_000;
 const NO_ENV: [(&str, &str); 0] = [];
 
-macro_rules! both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    crate::harness::sqlite(crate::$case).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    crate::harness::postgres(crate::$case).await;
-                }
-            )*
-        }
-    };
-}
-
-both_backends!(
+on_both_backends!(
     first_run_creates_one_active_key,
     private_keys_at_rest_are_not_plaintext,
     scheduled_rotation_publishes_before_signing_and_keeps_keys_until_tokens_expire,

@@ -5,19 +5,19 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::harness::Ctx;
-use crate::sessions_api::call;
-use crate::support::{Answer, Issuer, NOW, PASSWORD, claims, header};
+use crate::harness::issuer::{Answer, Issuer, NOW, PASSWORD, claims, header};
+use crate::web::sessions_api::call;
 
 on_both_backends!(
-    admin_api::non_admins_are_refused,
-    admin_api::admin_adds_users_who_can_log_in,
-    admin_api::bad_user_input_is_400,
-    admin_api::admin_disables_enables_and_sets_roles,
-    admin_api::admins_cannot_lock_themselves_out,
-    admin_api::roles_are_checked_against_the_store,
-    admin_api::only_live_own_sessions_administer,
-    admin_api::admin_lists_and_rotates_keys,
-    admin_api::admin_registers_clients,
+    non_admins_are_refused,
+    admin_adds_users_who_can_log_in,
+    bad_user_input_is_400,
+    admin_disables_enables_and_sets_roles,
+    admins_cannot_lock_themselves_out,
+    roles_are_checked_against_the_store,
+    only_live_own_sessions_administer,
+    admin_lists_and_rotates_keys,
+    admin_registers_clients,
 );
 
 /// Every route of the admin API, with a body that would be accepted.
@@ -200,7 +200,7 @@ pub(crate) async fn admin_adds_users_who_can_log_in(ctx: Ctx) {
                 password_hash: None,
                 roles: &[],
             },
-            crate::support::NOW,
+            crate::harness::issuer::NOW,
         )
         .await
         .unwrap();

@@ -5,10 +5,10 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::harness::Ctx;
-use crate::sessions_api::call;
-use crate::support::{Issuer, PASSWORD};
+use crate::harness::issuer::{Issuer, PASSWORD};
+use crate::web::sessions_api::call;
 
-on_both_backends!(usernames::admin_api_refuses_look_alike_usernames);
+on_both_backends!(admin_api_refuses_look_alike_usernames);
 
 /// Regression (issue 9): each was accepted as a user distinct from `admin`.
 pub(crate) async fn admin_api_refuses_look_alike_usernames(ctx: Ctx) {

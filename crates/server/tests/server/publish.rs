@@ -3,24 +3,16 @@
 //! verifying our tokens through it), error responses in the JSON format (404, 405, 413),
 //! security headers, CORS and the metrics.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-use std::sync::Arc;
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tessera_jwt::{Clock, Header, JwkSet, SystemClock};
-use tessera_server::config::Config;
-use tessera_server::keys::{KeyManager, MasterKey, MasterKeyRing, RotateMode, RotationPolicy};
-use tessera_server::metrics::Metrics;
-use tessera_server::serve::Server;
-use tessera_server::state::AppState;
+use tessera_server::keys::{MasterKey, RotateMode};
 use tessera_server::store;
 
+use crate::harness::issuer::Issuer;
+
 struct Running {
-    server: Server,
-    state: AppState,
-    base: String,
+    issuer: Issuer,
     _dir: tempfile::TempDir,
 }
 
@@ -34,32 +26,20 @@ async fn start(extra_toml: &str) -> Running {
         .port();
     let base = format!("http://127.0.0.1:{port}");
     let db = dir.path().join("tessera.db");
+    let database_url = format!("sqlite://{}", db.display());
     let toml = format!(
-        "issuer = \"{base}\"\nlisten = \"127.0.0.1:{port}\"\ndatabase_url = \"sqlite://{}\"\n{extra_toml}",
-        db.display()
+        "issuer = \"{base}\"\nlisten = \"127.0.0.1:{port}\"\ndatabase_url = \"{database_url}\"\n{extra_toml}"
     );
-    let config = Config::from_toml_and_env(&toml, [("X", "")]).unwrap();
-    let store = store::connect(config.database_url.expose()).await.unwrap();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let metrics = Metrics::new();
-    let keys = Arc::new(KeyManager::new(
-        store.clone(),
-        clock.clone(),
-        Arc::new(MasterKeyRing::new(MasterKey::generate().unwrap().0, vec![])),
-        RotationPolicy::from_config(&config),
-        metrics.clone(),
-    ));
-    keys.init().await.unwrap();
-    let listen = config.listen;
-    let state = AppState::new(Arc::new(config), store, clock, keys, metrics);
-    let server = Server::start(state.clone(), listen).await.unwrap();
-    assert_eq!(server.local_addr().port(), port);
-    Running {
-        server,
-        state,
-        base,
-        _dir: dir,
-    }
+    let store = store::connect(&database_url).await.unwrap();
+    let issuer = Issuer::builder(store)
+        .only_toml(&toml)
+        .master_key(MasterKey::generate().unwrap().0)
+        .system_clock()
+        .listen(format!("127.0.0.1:{port}").parse().unwrap())
+        .start()
+        .await;
+    assert_eq!(issuer.local_addr().port(), port);
+    Running { issuer, _dir: dir }
 }
 
 fn client() -> reqwest::Client {
@@ -91,7 +71,7 @@ async fn json_error(
 async fn jwks_has_cache_control_and_a_strong_etag_with_304() {
     let run = start("[keys]\nalgorithm = \"ES256\"\njwks_max_age = \"20m\"").await;
     let http = client();
-    let url = format!("{}/.well-known/jwks.json", run.base);
+    let url = format!("{}/.well-known/jwks.json", run.issuer.base);
 
     let response = http.get(&url).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
@@ -110,7 +90,7 @@ async fn jwks_has_cache_control_and_a_strong_etag_with_304() {
     let body: Value = response.json().await.unwrap();
     let keys = body["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 1);
-    let active = run.state.keys.signer().unwrap();
+    let active = run.issuer.state.keys.signer().unwrap();
     assert_eq!(keys[0]["kid"], active.kid().unwrap());
     assert_eq!(keys[0]["alg"], "ES256");
     assert_eq!(keys[0]["use"], "sig");
@@ -139,7 +119,12 @@ async fn jwks_has_cache_control_and_a_strong_etag_with_304() {
     assert_eq!(response.status(), StatusCode::OK);
 
     // A new key is published: a new ETag, and the old one gets the document again.
-    run.state.keys.rotate(RotateMode::Advance).await.unwrap();
+    run.issuer
+        .state
+        .keys
+        .rotate(RotateMode::Advance)
+        .await
+        .unwrap();
     let response = http
         .get(&url)
         .header("if-none-match", &etag)
@@ -150,7 +135,7 @@ async fn jwks_has_cache_control_and_a_strong_etag_with_304() {
     assert_ne!(response.headers()["etag"], etag.as_str());
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["keys"].as_array().unwrap().len(), 2);
-    run.server.shutdown().await.unwrap();
+    run.issuer.stop().await;
 }
 
 #[tokio::test]
@@ -158,7 +143,10 @@ async fn discovery_document_and_a_guard_verifying_through_it() {
     let run = start("").await;
     let http = client();
     let response = http
-        .get(format!("{}/.well-known/openid-configuration", run.base))
+        .get(format!(
+            "{}/.well-known/openid-configuration",
+            run.issuer.base
+        ))
         .send()
         .await
         .unwrap();
@@ -170,7 +158,7 @@ async fn discovery_document_and_a_guard_verifying_through_it() {
             .starts_with("public, max-age=")
     );
     let doc: Value = response.json().await.unwrap();
-    let base = &run.base;
+    let base = &run.issuer.base;
     assert_eq!(doc["issuer"], *base);
     assert_eq!(doc["jwks_uri"], format!("{base}/.well-known/jwks.json"));
     assert_eq!(doc["token_endpoint"], format!("{base}/oauth2/token"));
@@ -219,7 +207,7 @@ async fn discovery_document_and_a_guard_verifying_through_it() {
         )
         .build()
         .unwrap();
-    let key = run.state.keys.signer().unwrap();
+    let key = run.issuer.state.keys.signer().unwrap();
     let now = SystemClock.now();
     let token = tessera_jwt::encode(
         &key,
@@ -229,7 +217,7 @@ async fn discovery_document_and_a_guard_verifying_through_it() {
     .unwrap();
     let verified = verifier.verify(&token).await.unwrap();
     assert_eq!(verified.subject(), Some("u1"));
-    run.server.shutdown().await.unwrap();
+    run.issuer.stop().await;
 }
 
 #[tokio::test]
@@ -238,14 +226,19 @@ async fn errors_are_json_with_the_right_status() {
     let http = client();
 
     // Unknown path: 404.
-    let (status, _, body) =
-        json_error(http.get(format!("{}/nope", run.base)).send().await.unwrap()).await;
+    let (status, _, body) = json_error(
+        http.get(format!("{}/nope", run.issuer.base))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"], "not_found");
 
     // Wrong method: 405 with Allow.
     let (status, headers, _) = json_error(
-        http.post(format!("{}/.well-known/jwks.json", run.base))
+        http.post(format!("{}/.well-known/jwks.json", run.issuer.base))
             .send()
             .await
             .unwrap(),
@@ -260,7 +253,7 @@ async fn errors_are_json_with_the_right_status() {
     // A body over the limit: 413, whatever the path.
     for path in ["/login", "/.well-known/jwks.json", "/nope"] {
         let response = http
-            .post(format!("{}{path}", run.base))
+            .post(format!("{}{path}", run.issuer.base))
             .header("content-type", "application/json")
             .body(vec![b' '; 2048])
             .send()
@@ -270,7 +263,7 @@ async fn errors_are_json_with_the_right_status() {
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{path}");
         assert_eq!(body["error"], "payload_too_large");
     }
-    run.server.shutdown().await.unwrap();
+    run.issuer.stop().await;
 }
 
 #[tokio::test]
@@ -279,7 +272,7 @@ async fn security_headers_cors_and_metrics() {
     let http = client();
 
     let response = http
-        .get(format!("{}/healthz", run.base))
+        .get(format!("{}/healthz", run.issuer.base))
         .send()
         .await
         .unwrap();
@@ -293,14 +286,18 @@ async fn security_headers_cors_and_metrics() {
         "no HSTS over plain HTTP"
     );
     // Error responses too.
-    let response = http.get(format!("{}/nope", run.base)).send().await.unwrap();
+    let response = http
+        .get(format!("{}/nope", run.issuer.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");
 
     // CORS: the configured origin is allowed, another is not.
     let preflight = |origin: &'static str| {
         http.request(
             reqwest::Method::OPTIONS,
-            format!("{}/.well-known/openid-configuration", run.base),
+            format!("{}/.well-known/openid-configuration", run.issuer.base),
         )
         .header("origin", origin)
         .header("access-control-request-method", "GET")
@@ -321,7 +318,7 @@ async fn security_headers_cors_and_metrics() {
     // The public documents are readable from any origin, with one header.
     for origin in ["https://app.example.com", "https://evil.example.com"] {
         let response = http
-            .get(format!("{}/.well-known/jwks.json", run.base))
+            .get(format!("{}/.well-known/jwks.json", run.issuer.base))
             .header("origin", origin)
             .send()
             .await
@@ -336,19 +333,19 @@ async fn security_headers_cors_and_metrics() {
 
     // Ready, and the metrics count what happened.
     let response = http
-        .get(format!("{}/readyz", run.base))
+        .get(format!("{}/readyz", run.issuer.base))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     for _ in 0..2 {
-        http.get(format!("{}/.well-known/jwks.json", run.base))
+        http.get(format!("{}/.well-known/jwks.json", run.issuer.base))
             .send()
             .await
             .unwrap();
     }
     let response = http
-        .get(format!("{}/metrics", run.base))
+        .get(format!("{}/metrics", run.issuer.base))
         .send()
         .await
         .unwrap();
@@ -374,19 +371,19 @@ async fn security_headers_cors_and_metrics() {
     // An unknown path is not a label of its own (a client cannot grow the series).
     assert!(text.contains("route=\"unmatched\""), "{text}");
     assert!(!text.contains("/nope"), "{text}");
-    run.server.shutdown().await.unwrap();
+    run.issuer.stop().await;
 }
 
 #[tokio::test]
 async fn shutdown_closes_the_port() {
     let run = start("").await;
     let http = client();
-    let url = format!("{}/healthz", run.base);
+    let url = format!("{}/healthz", run.issuer.base);
     assert_eq!(
         http.get(&url).send().await.unwrap().status(),
         StatusCode::OK
     );
-    run.server.shutdown().await.unwrap();
+    run.issuer.stop().await;
     assert!(
         client().get(&url).send().await.is_err(),
         "nothing listens after shutdown"

@@ -8,11 +8,11 @@ use sqlx::Connection;
 use tessera_server::store::Backend;
 
 use crate::harness::Ctx;
-use crate::support::{Issuer, PASSWORD, claims};
+use crate::harness::issuer::{Issuer, PASSWORD, claims};
 
 on_both_backends!(
-    accounts::login_with_a_case_or_width_variant,
-    accounts::rehash_cannot_overwrite_a_concurrent_passwd,
+    login_with_a_case_or_width_variant,
+    rehash_cannot_overwrite_a_concurrent_passwd,
 );
 
 pub(crate) async fn login_with_a_case_or_width_variant(ctx: Ctx) {

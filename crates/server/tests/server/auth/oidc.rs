@@ -10,7 +10,7 @@ use tessera_jwt::{Algorithm, Header, KeySet, SigningKey};
 use tessera_server::store::{NewUser, User};
 
 use crate::harness::Ctx;
-use crate::support::{Issuer, NOW, PASSWORD, claims};
+use crate::harness::issuer::{Issuer, NOW, PASSWORD, claims};
 
 const CLIENT_ID: &str = "tessera-app.apps.example.com";
 
@@ -100,7 +100,7 @@ impl Provider {
     }
 }
 
-async fn login_oidc(issuer: &Issuer, body: Value) -> crate::support::Answer {
+async fn login_oidc(issuer: &Issuer, body: Value) -> crate::harness::issuer::Answer {
     issuer.post_json("/login/oidc", &body).await
 }
 
@@ -303,7 +303,10 @@ async fn admin_users_status(issuer: &Issuer, access: &str) -> u16 {
 }
 
 /// Signs in with `id_token` at `/login/oidc`: the user it got, or the refusal's answer.
-async fn signed_in_user(issuer: &Issuer, id_token: &str) -> Result<Value, crate::support::Answer> {
+async fn signed_in_user(
+    issuer: &Issuer,
+    id_token: &str,
+) -> Result<Value, crate::harness::issuer::Answer> {
     let answer = login_oidc(issuer, json!({"id_token": id_token})).await;
     if answer.status != 200 {
         return Err(answer);
@@ -610,7 +613,7 @@ async fn exchange(
     subject_token: &str,
     subject_token_type: &str,
     client: Option<(&str, &str)>,
-) -> crate::support::Answer {
+) -> crate::harness::issuer::Answer {
     let params = [
         (
             "grant_type",

@@ -4,7 +4,7 @@ use reqwest::header::CONTENT_TYPE;
 use serde_json::json;
 
 use crate::harness::Ctx;
-use crate::support::{Answer, Issuer, PASSWORD};
+use crate::harness::issuer::{Answer, Issuer, PASSWORD};
 
 async fn raw(issuer: &Issuer, path: &str, content_type: Option<&str>, body: Vec<u8>) -> Answer {
     let mut request = issuer.http.post(issuer.url(path)).body(body);
