@@ -276,7 +276,19 @@ impl GrantError {
         match self {
             Self::InvalidGrant(why) => ApiError::unauthorized("invalid_grant", why),
             Self::AccountDisabled => ApiError::unauthorized("invalid_grant", BAD_CREDENTIALS),
-            other => other.common(),
+            Self::InvalidScope(why) => ApiError::invalid_scope(why),
+            Self::InvalidRequest(why) => ApiError::invalid_request(why),
+            Self::WrongClient => {
+                ApiError::unauthorized_client("the token was not issued to this client")
+            }
+            Self::Throttled(wait) => ApiError::too_many_requests(wait),
+            Self::PasswordsBusy => ApiError::passwords_busy(),
+            Self::Unavailable(why) => ApiError::unavailable(why),
+            Self::AccountConflict(why) => ApiError::conflict("account_conflict", why),
+            Self::Store(e) => e.into(),
+            Self::Keys(e) => e.into(),
+            Self::Token(e) => ApiError::internal(&e),
+            Self::Password(e) => ApiError::internal(&e),
         }
     }
 
@@ -285,7 +297,7 @@ impl GrantError {
         match self {
             Self::InvalidGrant(why) => ApiError::invalid_grant(why),
             Self::AccountDisabled => ApiError::invalid_grant(BAD_CREDENTIALS),
-            other => other.common(),
+            other => other.for_json_api(),
         }
     }
 
@@ -293,11 +305,9 @@ impl GrantError {
     /// (403 `account_disabled`: the password was right), the throttle says how long to wait.
     pub(crate) fn for_browser(self) -> ApiError {
         match self {
-            Self::AccountDisabled => ApiError::new(
-                StatusCode::FORBIDDEN,
-                "account_disabled",
-                "this account is disabled",
-            ),
+            Self::AccountDisabled => {
+                ApiError::refused("account_disabled", "this account is disabled")
+            }
             Self::Throttled(wait) => {
                 let secs = wait.as_secs().max(1);
                 ApiError::new(
@@ -308,32 +318,6 @@ impl GrantError {
                 .with_header(header::RETRY_AFTER, HeaderValue::from(secs))
             }
             other => other.for_json_api(),
-        }
-    }
-
-    /// What every endpoint answers alike.
-    fn common(self) -> ApiError {
-        match self {
-            // Worded by each endpoint above.
-            Self::InvalidGrant(why) => ApiError::unauthorized("invalid_grant", why),
-            Self::AccountDisabled => ApiError::unauthorized("invalid_grant", BAD_CREDENTIALS),
-            Self::InvalidScope(why) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_scope", why),
-            Self::InvalidRequest(why) => ApiError::invalid_request(why),
-            Self::WrongClient => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "unauthorized_client",
-                "the token was not issued to this client",
-            ),
-            Self::Throttled(wait) => ApiError::too_many_requests(wait),
-            Self::PasswordsBusy => ApiError::passwords_busy(),
-            Self::Unavailable(why) => ApiError::unavailable(why),
-            Self::AccountConflict(why) => {
-                ApiError::new(StatusCode::CONFLICT, "account_conflict", why)
-            }
-            Self::Store(e) => e.into(),
-            Self::Keys(e) => e.into(),
-            Self::Token(e) => ApiError::internal(&e),
-            Self::Password(e) => ApiError::internal(&e),
         }
     }
 }
